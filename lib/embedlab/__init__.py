@@ -1,0 +1,11 @@
+"""embedlab: the tested library behind "How Embedding Models Are Trained".
+
+One module per idea, named after what it teaches:
+
+- :mod:`embedlab.representation`: one-hot and dense vectors, cosine similarity, projections (Ch. 1)
+- :mod:`embedlab.vectors`: :class:`~embedlab.vectors.WordVectors`, the type every chapter shares
+- :mod:`embedlab.data`: loaders for the real, offline data
+- :mod:`embedlab.widgets`: controls that keep working in the static book (no kernel)
+"""
+
+__version__ = "0.1.0"

