@@ -119,7 +119,7 @@ class WordVectors:
         """The same vectors as a :class:`gensim.models.KeyedVectors` (used as a test oracle)."""
         from gensim.models import KeyedVectors
 
-        kv = KeyedVectors(vector_size=self.dim, count=len(self))
+        kv = KeyedVectors(vector_size=self.dim)
         kv.add_vectors(self.words, self.vectors)
         return kv
 

@@ -1,0 +1,152 @@
+"""embedlab.representation against scikit-learn and hand-worked examples."""
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.manifold import trustworthiness
+from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
+from sklearn.metrics.pairwise import euclidean_distances as sk_euclidean
+
+from embedlab import representation
+from embedlab.vectors import WordVectors
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+def test_one_hot_vectors_of_different_words_are_orthogonal():
+    vocabulary = ["cat", "kitten", "car"]
+    assert representation.one_hot("kitten", vocabulary).tolist() == [0, 1, 0]
+    matrix = representation.one_hot_matrix(vocabulary)
+    np.testing.assert_array_equal(representation.cosine_similarity(matrix, matrix), np.eye(3))
+
+
+def test_one_hot_of_unknown_word_is_a_key_error():
+    with pytest.raises(KeyError, match="'dog' is not in the vocabulary"):
+        representation.one_hot("dog", ["cat", "car"])
+
+
+def test_cosine_similarity_matches_scikit_learn_for_every_shape(rng):
+    a, b = rng.normal(size=(5, 8)), rng.normal(size=(3, 8))
+    expected = sk_cosine(a, b)
+    np.testing.assert_allclose(representation.cosine_similarity(a, b), expected, atol=1e-12)
+    np.testing.assert_allclose(representation.cosine_similarity(a[0], b), expected[0], atol=1e-12)
+    np.testing.assert_allclose(representation.cosine_similarity(a, b[1]), expected[:, 1], atol=1e-12)
+    assert representation.cosine_similarity(a[2], b[2]) == pytest.approx(expected[2, 2])
+    assert np.ndim(representation.cosine_similarity(a[2], b[2])) == 0
+
+
+def test_cosine_similarity_hand_worked_example():
+    """(1, 0) and (1, 1) are 45° apart: cos = 1 / sqrt(2)."""
+    assert representation.cosine_similarity([1, 0], [1, 1]) == pytest.approx(1 / np.sqrt(2))
+
+
+def test_cosine_similarity_ignores_length_but_dot_and_distance_do_not():
+    a = representation.vector_at_angle(0, 1.5)
+    short, long = representation.vector_at_angle(60, 0.5), representation.vector_at_angle(60, 2.0)
+    first, second = representation.compare_vectors(a, short), representation.compare_vectors(a, long)
+    assert first["cos(a, b)"] == pytest.approx(0.5) and second["cos(a, b)"] == pytest.approx(0.5)
+    assert second["a·b"] == pytest.approx(4 * first["a·b"])
+    assert first["‖a − b‖"] != pytest.approx(second["‖a − b‖"])
+
+
+def test_euclidean_distance_matches_scikit_learn(rng):
+    a, b = rng.normal(size=(4, 6)), rng.normal(size=(7, 6))
+    np.testing.assert_allclose(representation.euclidean_distance(a, b), sk_euclidean(a, b), atol=1e-10)
+    assert representation.euclidean_distance([0, 0], [3, 4]) == pytest.approx(5.0)
+    assert representation.euclidean_distance(a[1], a[1]) == 0.0
+
+
+@pytest.mark.parametrize("function", [representation.cosine_similarity, representation.euclidean_distance])
+def test_dimension_mismatch_is_a_clear_error(function):
+    with pytest.raises(ValueError, match="dimension mismatch: a has 3 dimensions, b has 2"):
+        function([1, 2, 3], [1, 2])
+
+
+def test_zero_vector_is_a_clear_error_not_nan():
+    with pytest.raises(ValueError, match="zero vector at row 1: a vector of length 0 has no direction"):
+        representation.cosine_similarity([1.0, 2.0], [[1.0, 0.0], [0.0, 0.0]])
+
+
+def test_nearest_neighbours_match_a_full_sort_by_scikit_learn_cosine(rng):
+    vectors = rng.normal(size=(200, 16))
+    query = rng.normal(size=16)
+    rows, similarities = representation.nearest_neighbours(query, vectors, k=7, exclude=[3])
+    expected = sk_cosine(query[None], vectors)[0]
+    expected[3] = -np.inf
+    np.testing.assert_array_equal(rows, np.argsort(-expected)[:7])
+    np.testing.assert_allclose(similarities, np.sort(expected)[::-1][:7], atol=1e-12)
+
+
+def test_nearest_neighbours_rejects_bad_input():
+    with pytest.raises(ValueError, match="dimension mismatch: query has 2 dimensions, vectors have 3"):
+        representation.nearest_neighbours([1, 0], np.ones((4, 3)))
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        representation.nearest_neighbours([1, 0], np.ones((4, 2)), k=0)
+
+
+def test_pca_projection_matches_scikit_learn_up_to_sign(rng):
+    vectors = rng.normal(size=(30, 10)).astype(np.float32)
+    ours = representation.project_2d(vectors, "pca")
+    theirs = PCA(n_components=2).fit_transform(vectors)
+    np.testing.assert_allclose(np.abs(ours), np.abs(theirs), atol=1e-4)
+
+
+def _three_clusters(rng):
+    centres = rng.normal(size=(3, 20)) * 5
+    return np.vstack([c + rng.normal(size=(15, 20)) for c in centres]).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["tsne", "umap"])
+def test_neighbour_preserving_projections_keep_neighbours_and_are_seeded(method, rng):
+    vectors = _three_clusters(rng)
+    points = representation.project_2d(vectors, method, seed=3)
+    assert points.shape == (45, 2)
+    assert trustworthiness(vectors, points, n_neighbors=5, metric="cosine") > 0.9
+    np.testing.assert_allclose(points, representation.project_2d(vectors, method, seed=3), atol=1e-5)
+
+
+def test_projection_rejects_unknown_method_and_too_few_points():
+    with pytest.raises(ValueError, match="unknown projection method 'mds'"):
+        representation.project_2d(np.ones((5, 3)), "mds")
+    with pytest.raises(ValueError, match="need at least 3 vectors"):
+        representation.project_2d(np.ones((2, 3)), "pca")
+
+
+def test_average_word_vector_forgets_word_order():
+    wv = WordVectors(["dog", "bites", "man"], [[1, 0, 0], [0, 1, 0], [0, 0, 2]])
+    np.testing.assert_allclose(representation.average_word_vector(wv, "Dog bites man."), [1 / 3, 1 / 3, 2 / 3])
+    np.testing.assert_array_equal(
+        representation.average_word_vector(wv, "dog bites man"), representation.average_word_vector(wv, "man bites dog")
+    )
+    with pytest.raises(ValueError, match="none of the words"):
+        representation.average_word_vector(wv, "cats purr")
+    with pytest.raises(KeyError, match="purr"):
+        representation.average_word_vector(wv, "dog purr", skip_unknown=False)
+
+
+def test_storage_is_vectors_times_dimensions_times_bytes():
+    """1M × 768 float32 = 3,072,000,000 bytes; 5M × 1024 float16 = 10.24 GB."""
+    assert representation.storage_bytes(1_000_000, 768) == 3_072_000_000
+    assert representation.storage_bytes(5_000_000, 1024, 2) == 10_240_000_000
+    table = representation.storage_table(1_000_000, [50, 3072])
+    assert table.loc[3072, "float32"] == pytest.approx(12.288)
+    assert table.loc[50, "int8"] == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="dimensions must not be negative"):
+        representation.storage_bytes(10, -1)
+
+
+def test_mean_length_by_frequency_hand_worked():
+    """Lengths 1, 3 (first band) and 5, 5 (second band): means 2 and 5."""
+    wv = WordVectors(list("abcd"), [[1, 0], [0, 3], [3, 4], [5, 0]])
+    table = representation.mean_length_by_frequency(wv, rank_edges=(0, 2, 4))
+    assert table["mean length"].tolist() == pytest.approx([2.0, 5.0])
+    assert table["ranks"].tolist() == ["1–2", "3–4"]
+
+
+def test_glove_length_falls_with_frequency(glove):
+    """The claim Chapter 1 makes: the most frequent words have the longest vectors."""
+    lengths = representation.mean_length_by_frequency(glove)["mean length"].to_numpy()
+    assert lengths[0] > lengths[-1] + 0.5

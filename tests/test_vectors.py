@@ -1,0 +1,54 @@
+"""embedlab.vectors.WordVectors, with gensim's KeyedVectors as the oracle."""
+
+import numpy as np
+import pytest
+
+from embedlab.vectors import WordVectors
+
+
+def test_lookup_and_shape():
+    wv = WordVectors(["cat", "dog"], [[1, 0], [0.6, 0.8]])
+    assert len(wv) == 2 and wv.dim == 2 and "cat" in wv and "cow" not in wv
+    assert wv.vectors.dtype == np.float32
+    np.testing.assert_allclose(wv["dog"], [0.6, 0.8])
+
+
+def test_invalid_construction_is_a_clear_error():
+    with pytest.raises(ValueError, match="2 words but 3 vectors"):
+        WordVectors(["a", "b"], np.ones((3, 4)))
+    with pytest.raises(ValueError, match="words must be unique; repeated: \\['a'\\]"):
+        WordVectors(["a", "a"], np.ones((2, 4)))
+    with pytest.raises(ValueError, match="must be a 2-D array"):
+        WordVectors(["a"], np.ones(4))
+
+
+def test_unknown_word_names_close_matches(glove):
+    with pytest.raises(KeyError, match="'queeen' is not in the vocabulary.*close matches: .*queen"):
+        glove["queeen"]
+
+
+def test_nearest_matches_gensim_most_similar(glove_small):
+    kv = glove_small.to_gensim()
+    for word in ["king", "paris", "computer", "happy"]:
+        ours = glove_small.nearest(word, k=10)
+        theirs = kv.most_similar(word, topn=10)
+        assert [w for w, _ in ours] == [w for w, _ in theirs]
+        np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], atol=1e-5)
+
+
+def test_nearest_to_a_vector_and_with_exclusions(glove_small):
+    king = glove_small["king"]
+    assert glove_small.nearest(king, k=1)[0][0] == "king"
+    assert "queen" not in [w for w, _ in glove_small.nearest("king", k=10, exclude=["queen"])]
+
+
+def test_gensim_round_trip_keeps_words_and_vectors(glove_small):
+    back = WordVectors.from_gensim(glove_small.to_gensim())
+    assert back.words == glove_small.words
+    np.testing.assert_array_equal(back.vectors, glove_small.vectors)
+
+
+def test_subset_keeps_order():
+    wv = WordVectors(["a", "b", "c"], np.eye(3))
+    assert wv.subset(["c", "a"]).words == ["c", "a"]
+    np.testing.assert_array_equal(wv.subset(["c", "a"]).vectors, np.eye(3)[[2, 0]])

@@ -1,0 +1,61 @@
+"""embedlab.widgets: the control is linked to the stack in the browser (jslink), not in Python."""
+
+import ipywidgets
+import matplotlib.pyplot as plt
+import pytest
+
+from ipywidgets.widgets.widget import _instances
+from ipywidgets.widgets.widget_link import Link
+
+from embedlab import widgets
+
+
+def _links_between(source, target):
+    """The browser-side links (jslink) from the control's index to the stack's selected_index."""
+    return [
+        w for w in _instances.values()
+        if isinstance(w, Link) and w.source == (source, "index") and w.target == (target, "selected_index")
+    ]
+
+
+def test_state_viewer_links_control_to_stack_client_side():
+    viewer = widgets.state_viewer({"a": "<b>A</b>", "b": "<b>B</b>", "c": "<b>C</b>"}, "letter")
+    control, stack = viewer.children
+    assert list(control.options) == ["a", "b", "c"]
+    assert [frame.value for frame in stack.children] == ["<b>A</b>", "<b>B</b>", "<b>C</b>"]
+    assert len(_links_between(control, stack)) == 1
+
+
+def test_state_viewer_renders_figures_one_at_a_time():
+    open_figures = []
+
+    def render(angle):
+        open_figures.append(len(plt.get_fignums()))
+        figure, ax = plt.subplots()
+        ax.set_title(str(angle))
+        return figure
+
+    viewer = widgets.state_viewer({f"{a}°": a for a in range(5)}, "angle", render=render)
+    assert open_figures == [0, 0, 0, 0, 0]  # each figure closed before the next is drawn
+    frames = viewer.children[1].children
+    assert all(isinstance(f, ipywidgets.Image) and bytes(f.value).startswith(b"\x89PNG") for f in frames)
+
+
+def test_grid_viewer_links_the_second_control_to_every_row():
+    states = {(r, c): f"{r}{c}" for r in "xy" for c in "123"}
+    viewer = widgets.state_grid_viewer(states, ("row", "column"))
+    rows, columns, grid = viewer.children
+    assert len(_links_between(rows, grid)) == 1
+    assert all(len(_links_between(columns, row_stack)) == 1 for row_stack in grid.children)
+    assert grid.children[1].children[2].value == "y3"
+
+
+def test_bad_states_are_clear_errors():
+    with pytest.raises(ValueError, match="needs at least one state"):
+        widgets.state_viewer({})
+    with pytest.raises(ValueError, match="the grid is incomplete"):
+        widgets.state_grid_viewer({("x", "1"): "a", ("y", "2"): "b"}, ("row", "column"))
+    with pytest.raises(TypeError, match="a state must be a matplotlib figure"):
+        widgets.state_viewer({"a": 3})
+    with pytest.raises(ValueError, match="unknown control 'knob'"):
+        widgets.state_viewer({"a": "x"}, control="knob")
