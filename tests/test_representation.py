@@ -150,3 +150,10 @@ def test_glove_length_falls_with_frequency(glove):
     """The claim Chapter 1 makes: the most frequent words have the longest vectors."""
     lengths = representation.mean_length_by_frequency(glove)["mean length"].to_numpy()
     assert lengths[0] > lengths[-1] + 0.5
+
+
+def test_storage_table_units():
+    table = representation.storage_table(10_000, [768], unit="MB")
+    assert table.loc[768, "float32"] == pytest.approx(30.72)  # 10,000 × 768 × 4 B = 30.72 MB
+    with pytest.raises(ValueError, match="unknown unit 'KB'"):
+        representation.storage_table(10, [8], unit="KB")

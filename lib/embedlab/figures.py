@@ -78,6 +78,22 @@ def angle_diagram(a, b, measures: dict, figsize=(6.6, 3.2)):
     return figure
 
 
+def neighbour_table(word: str, neighbours) -> str:
+    """HTML table of ``(neighbour, cosine)`` pairs with a bar for each similarity."""
+    rows = "".join(
+        f"<tr><td>{neighbour}</td><td style='text-align:right'>{similarity:.3f}</td>"
+        f"<td><div style='background:{PALETTE[0]};height:10px;width:{max(similarity, 0) * 160:.0f}px'></div></td></tr>"
+        for neighbour, similarity in neighbours
+    )
+    return f"<table><tr><th>neighbour of <i>{word}</i></th><th>cosine</th><th></th></tr>{rows}</table>"
+
+
+def comparison_table(first: str, second: str, similarities: dict) -> str:
+    """HTML: two texts A and B, then one row per ``{method: cos(A, B)}``."""
+    rows = "".join(f"<tr><td>cos(A, B), {method}</td><td><b>{value:.3f}</b></td></tr>" for method, value in similarities.items())
+    return f"<p><b>A:</b> {first}<br><b>B:</b> {second}</p><table>{rows}</table>"
+
+
 def bar_chart(labels, values, xlabel: str, ylabel: str, title: str = "", value_format: str = "{:,.2f}", figsize=(6.5, 3)):
     """Vertical bars with each value written on top of its bar."""
     figure, ax = plt.subplots(figsize=figsize)

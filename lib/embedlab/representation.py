@@ -241,16 +241,23 @@ def _short(number: int) -> str:
 BYTES_PER_NUMBER = {"float32": 4, "float16": 2, "int8": 1}
 
 
-def storage_table(n_vectors: int, dimensions=(50, 256, 768, 1536, 3072)):
-    """Storage of ``n_vectors`` embeddings for each number of dimensions and number format, in GB.
+#: Bytes in the units storage is shown in (decimal, as disks are sold).
+BYTES_PER_UNIT = {"MB": 10**6, "GB": 10**9}
+
+
+def storage_table(n_vectors: int, dimensions=(50, 256, 768, 1536, 3072), unit: str = "GB"):
+    """Storage of ``n_vectors`` embeddings for each number of dimensions and number format.
 
     A ``pandas.DataFrame`` indexed by dimensions, one column per format of
-    :data:`BYTES_PER_NUMBER`. Book: Chapter 1, "Dimensionality".
+    :data:`BYTES_PER_NUMBER`, in ``unit`` ("MB" or "GB"). Book: Chapter 1, "Dimensionality".
     """
     import pandas as pd
 
+    if unit not in BYTES_PER_UNIT:
+        raise ValueError(f"unknown unit {unit!r}; choose one of {list(BYTES_PER_UNIT)}")
     table = {
-        fmt: [storage_bytes(n_vectors, d, size) / 1e9 for d in dimensions] for fmt, size in BYTES_PER_NUMBER.items()
+        fmt: [storage_bytes(n_vectors, d, size) / BYTES_PER_UNIT[unit] for d in dimensions]
+        for fmt, size in BYTES_PER_NUMBER.items()
     }
     return pd.DataFrame(table, index=pd.Index(list(dimensions), name="dimensions"))
 

@@ -14,8 +14,9 @@ import io
 
 import ipywidgets as widgets
 
-#: One layout object shared by every frame saves about 1 KB of page per frame.
-_FRAME_LAYOUT = widgets.Layout(width="auto", height="auto")
+#: One layout object shared by every frame saves about 1 KB of page per frame. Pictures keep
+#: their natural size and shrink only when the page is narrower.
+_FRAME_LAYOUT = widgets.Layout(max_width="100%", height="auto")
 
 
 def figure_to_png(figure, dpi: int = 80) -> bytes:

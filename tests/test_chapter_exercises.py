@@ -1,0 +1,58 @@
+"""Each chapter's hidden exercise checks accept the book's own solution, reject a wrong answer
+and report an empty one as not attempted. The cells are read from the notebooks themselves."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
+SOLUTION_CODE = re.compile(r"````\{solution\}.*?```python\n(.*?)```", re.DOTALL)
+WRONG_ANSWER = "a wrong answer"
+
+
+def exercises(notebook: Path):
+    """(exercise cell source, hidden check source, solution source) for every checked exercise."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    found = []
+    for i, cell in enumerate(cells):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "# YOUR ANSWER HERE" in source:
+            check, solution = "".join(cells[i + 1]["source"]), "".join(cells[i + 2]["source"])
+            assert "remove-cell" in cells[i + 1]["metadata"].get("tags", []), f"the check after {source!r} must be hidden"
+            found.append((source, check, SOLUTION_CODE.search(solution).group(1)))
+    return found
+
+
+def chapter_namespace(notebook: Path) -> dict:
+    """The names a chapter's exercises use: everything its first code cell defines."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    setup = next("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    namespace = {}
+    exec(setup, namespace)
+    return namespace
+
+
+NOTEBOOKS = sorted(CHAPTERS.glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_hidden_checks_tell_right_from_wrong(notebook, capsys):
+    found = exercises(notebook)
+    assert found, f"{notebook.name} has no checked exercises"
+    namespace = chapter_namespace(notebook)
+    for exercise, check, solution in found:
+        answer_name = exercise.split("=")[0].strip()
+
+        exec(exercise, namespace)  # as handed out: not attempted
+        exec(check, namespace)
+        assert "not attempted yet" in capsys.readouterr().out
+
+        exec(solution, namespace)  # the book's solution passes
+        exec(check, namespace)
+        assert "correct." in capsys.readouterr().out
+
+        namespace[answer_name] = WRONG_ANSWER
+        with pytest.raises(AssertionError, match="not correct yet"):
+            exec(check, namespace)
