@@ -157,3 +157,19 @@ def test_storage_table_units():
     assert table.loc[768, "float32"] == pytest.approx(30.72)  # 10,000 × 768 × 4 B = 30.72 MB
     with pytest.raises(ValueError, match="unknown unit 'KB'"):
         representation.storage_table(10, [8], unit="KB")
+
+
+def test_cached_projection_is_computed_once_per_input_and_parameters(tmp_path, monkeypatch, rng):
+    import sklearn.manifold
+
+    monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
+    vectors = _three_clusters(rng)
+    first = representation.project_2d(vectors, "tsne", seed=1, cache=True, perplexity=5)
+    representation.project_2d(vectors, "tsne", seed=1, cache=True, perplexity=6)
+    assert len(list(tmp_path.glob("projection-tsne-*.npy"))) == 2
+    np.testing.assert_array_equal(first, representation.project_2d(vectors, "tsne", seed=1, perplexity=5))
+    # With t-SNE gone, the same request can only have come from the cache.
+    monkeypatch.setattr(sklearn.manifold, "TSNE", None)
+    np.testing.assert_array_equal(representation.project_2d(vectors, "tsne", seed=1, cache=True, perplexity=5), first)
+    with pytest.raises(TypeError):
+        representation.project_2d(vectors + 1, "tsne", seed=1, cache=True, perplexity=5)

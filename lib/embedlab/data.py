@@ -19,6 +19,7 @@ toy 5-d vectors        ``data/toy_vectors.csv`` (ours)             :func:`toy_ve
 from __future__ import annotations
 
 import bz2
+import hashlib
 import importlib
 import json
 import os
@@ -53,6 +54,24 @@ def cache_dir() -> Path:
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def cached_array(name: str, key, compute) -> np.ndarray:
+    """``compute()``, saved as ``.npy`` in :func:`cache_dir` under ``name`` and a hash of ``key``.
+
+    ``key`` must hold everything the result depends on (inputs, parameters, library
+    versions): a later call with an equal key loads the saved array instead of computing.
+    For results that are slow to compute and exactly reproducible (seeded).
+    """
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
+    path = cache_dir() / f"{name}-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    result = np.asarray(compute())
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, result)
+    tmp.replace(path)  # atomic: a run stopped half-way never leaves a broken file
+    return result
 
 
 def load_glove(max_words: int | None = None) -> WordVectors:

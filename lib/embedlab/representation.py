@@ -7,6 +7,8 @@ because a zero vector or a dimension mismatch deserves a clear error, not a NaN.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 
@@ -135,7 +137,7 @@ def nearest_neighbours(query, vectors, k: int = 10, exclude=(), normalized: bool
     return top, similarities[top]
 
 
-def project_2d(vectors, method: str = "pca", seed: int = 0, **options) -> np.ndarray:
+def project_2d(vectors, method: str = "pca", seed: int = 0, cache: bool = False, **options) -> np.ndarray:
     """Map vectors to 2-D points for a picture: ``"pca"``, ``"tsne"`` or ``"umap"``.
 
     - PCA (a linear projection onto the two directions of largest variance) keeps global
@@ -146,11 +148,23 @@ def project_2d(vectors, method: str = "pca", seed: int = 0, **options) -> np.nda
 
     ``options`` go to the scikit-learn / umap-learn estimator (e.g. ``perplexity``,
     ``n_neighbors``). Cosine is the metric for t-SNE and UMAP, as for the embeddings.
+    ``cache=True`` keeps the result on disk (:func:`embedlab.data.cached_array`): UMAP
+    compiles its code on first use, which costs about 20 s in every new Python process.
     Book: Chapter 1, "The embedding space".
     """
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[0] < 3:
         raise ValueError(f"need at least 3 vectors (rows) to project, got shape {matrix.shape}")
+    if method not in ("pca", "tsne", "umap"):
+        raise ValueError(f"unknown projection method {method!r}; choose 'pca', 'tsne' or 'umap'")
+    if cache:
+        from importlib.metadata import version
+
+        from embedlab.data import cached_array
+
+        key = (hashlib.sha256(matrix.tobytes()).hexdigest(), matrix.shape, method, seed, sorted(options.items()),
+               version("scikit-learn"), version("umap-learn"))
+        return cached_array(f"projection-{method}", key, lambda: project_2d(matrix, method, seed, **options))
     if method == "pca":
         from sklearn.decomposition import PCA
 
@@ -167,7 +181,6 @@ def project_2d(vectors, method: str = "pca", seed: int = 0, **options) -> np.nda
         # n_jobs=1: a fixed random_state makes umap-learn single-threaded anyway; saying so
         # silences its warning.
         return umap.UMAP(n_components=2, metric="cosine", random_state=seed, n_jobs=1, **options).fit_transform(matrix)
-    raise ValueError(f"unknown projection method {method!r}; choose 'pca', 'tsne' or 'umap'")
 
 
 def average_word_vector(word_vectors, text: str, skip_unknown: bool = True) -> np.ndarray:
