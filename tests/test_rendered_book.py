@@ -108,18 +108,22 @@ def test_widgets_render_and_need_no_request_off_the_machine(chapter_1):
     assert [e for e in page_errors if KNOWN_PAGE_ERROR not in e] == []
 
 
+def _step_right(page, slider):
+    """Move a slider one step with the keyboard, as a reader can, and let the page redraw."""
+    handle = slider.locator(".noUi-handle")
+    handle.focus()
+    handle.press("ArrowRight")
+    page.wait_for_timeout(300)
+
+
 def test_moving_a_slider_changes_the_picture(chapter_1):
     page, off_site, _ = chapter_1
     slider = page.locator(".widget-slider").first
     viewer = _viewer_of(slider)
     viewer.scroll_into_view_if_needed()
     before = viewer.screenshot()
-    handle = slider.locator(".noUi-handle")
-    handle.focus()
-    handle.press("ArrowRight")
-    page.wait_for_timeout(300)
-    after = viewer.screenshot()
-    assert after != before
+    _step_right(page, slider)
+    assert viewer.screenshot() != before
     assert off_site == []
 
 
@@ -143,10 +147,7 @@ def test_both_controls_of_a_grid_change_the_picture(chapter_1):
     grid.scroll_into_view_if_needed()
     pictures = [grid.screenshot()]
     for nth in (0, 1):
-        handle = grid.locator(":scope > .widget-slider").nth(nth).locator(".noUi-handle")
-        handle.focus()
-        handle.press("ArrowRight")
-        page.wait_for_timeout(300)
+        _step_right(page, grid.locator(":scope > .widget-slider").nth(nth))
         pictures.append(grid.screenshot())
     assert pictures[0] != pictures[1] != pictures[2]
     assert off_site == []

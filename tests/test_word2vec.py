@@ -1,0 +1,233 @@
+"""embedlab.word2vec against gensim, finite differences and hand-worked examples."""
+
+import numpy as np
+import pytest
+from gensim.models import Word2Vec
+from scipy.stats import chisquare
+
+from embedlab import word2vec
+
+
+def test_tokenize_and_split_sentences():
+    assert word2vec.tokenize("The quick brown fox's 2 jumps!") == ["the", "quick", "brown", "fox's", "2", "jumps"]
+    assert word2vec.sentences_of(["One two. Three!\nFour", "  "]) == [["one", "two"], ["three"], ["four"]]
+
+
+def test_context_pairs_of_a_known_sentence():
+    """Window 2 around 'brown' in 'the quick brown fox jumps': the, quick, fox, jumps."""
+    sentence = "the quick brown fox jumps".split()
+    pairs = word2vec.context_pairs(sentence, window=2)
+    assert [c for w, c in pairs if w == "brown"] == ["the", "quick", "fox", "jumps"]
+    assert [c for w, c in pairs if w == "the"] == ["quick", "brown"]
+    assert len(pairs) == 14 == word2vec.count_context_pairs(5, 2)
+
+
+def test_shrunk_windows_are_subsets_of_the_full_window():
+    sentence = [f"w{i}" for i in range(50)]
+    full = set(word2vec.context_pairs(sentence, window=5))
+    shrunk = word2vec.context_pairs(sentence, window=5, rng=np.random.default_rng(0))
+    assert set(shrunk) <= full
+    # The window size is uniform on 1..5, so on average 3 of 5 words per side are kept.
+    assert 0.5 < len(shrunk) / len(full) < 0.7
+
+
+@pytest.mark.parametrize("n, window", [(0, 5), (1, 5), (3, 5), (11, 5), (1000, 5), (7, 1)])
+def test_pair_count_formula_matches_enumeration(n, window):
+    assert word2vec.count_context_pairs(n, window) == len(word2vec.context_pairs(range(n), window))
+
+
+def test_cbow_examples_predict_each_centre_from_its_window():
+    assert word2vec.cbow_examples(["a", "b", "c"], window=1) == [(["b"], "a"), (["a", "c"], "b"), (["b"], "c")]
+
+
+def test_vocabulary_errors_are_clear():
+    with pytest.raises(ValueError, match="the corpus is empty"):
+        word2vec.build_vocabulary([])
+    with pytest.raises(ValueError, match="min_count=5 leaves no vocabulary: the most frequent of the 3 distinct words occurs 2 times"):
+        word2vec.build_vocabulary([["a", "b", "a", "c"]], min_count=5)
+    with pytest.raises(ValueError, match="the corpus is empty"):
+        word2vec.train([])
+    with pytest.raises(TypeError, match="not of strings"):
+        word2vec.train(["a sentence as a string"])
+
+
+def _gensim_vocabulary(sentences, sample, ns_exponent=0.75):
+    model = Word2Vec(vector_size=8, min_count=1, sample=sample, ns_exponent=ns_exponent, seed=1, workers=1)
+    model.build_vocab(sentences)
+    return model
+
+
+def _zipf_corpus(rng, n_words=60, n_tokens=20_000):
+    probabilities = 1 / np.arange(1, n_words + 1)
+    tokens = rng.choice(n_words, size=n_tokens, p=probabilities / probabilities.sum())
+    return [[f"w{t}" for t in tokens[i : i + 20]] for i in range(0, n_tokens, 20)]
+
+
+def test_subsampling_probabilities_match_gensim():
+    sentences = _zipf_corpus(np.random.default_rng(0))
+    vocabulary = word2vec.build_vocabulary(sentences, min_count=1)
+    ours = word2vec.keep_probabilities(vocabulary.counts, sample=1e-2)
+    model = _gensim_vocabulary(sentences, sample=1e-2)
+    theirs = [model.wv.get_vecattr(w, "sample_int") / 2**32 for w in vocabulary.words]
+    np.testing.assert_allclose(ours, theirs, atol=1e-8)
+    assert ours[0] < 0.6 and ours[-1] == 1.0
+
+
+def test_negative_sampling_distribution_matches_gensims_table():
+    sentences = _zipf_corpus(np.random.default_rng(1))
+    vocabulary = word2vec.build_vocabulary(sentences, min_count=1)
+    model = _gensim_vocabulary(sentences, sample=0)
+    sampler = word2vec.NegativeSampler.from_counts(vocabulary.counts, alpha=0.75)
+    # gensim stores the cumulative distribution scaled to 2^31 − 1, in its own word order.
+    gensim_order = [model.wv.key_to_index[w] for w in vocabulary.words]
+    gensim_probabilities = np.diff(np.concatenate([[0], model.cum_table])) / model.cum_table[-1]
+    np.testing.assert_allclose(np.diff(np.concatenate([[0], sampler.cumulative])), gensim_probabilities[gensim_order], atol=1e-7)
+
+
+def test_negative_sampling_exponent_moves_mass_to_rare_words():
+    counts = np.array([1000, 100, 10, 1])
+    uniform, smoothed, unigram = (word2vec.negative_sampling_distribution(counts, a) for a in (0, 0.75, 1))
+    np.testing.assert_allclose(uniform, 0.25)
+    np.testing.assert_allclose(unigram, counts / counts.sum())
+    assert unigram[0] > smoothed[0] and unigram[-1] < smoothed[-1]
+
+
+def test_sampler_frequencies_fit_count_to_the_three_quarters():
+    """Chi-square goodness of fit, fixed seed: the draws follow count^0.75 / Σ count^0.75."""
+    counts = np.array([500, 200, 80, 40, 20, 10, 5, 1])
+    expected = word2vec.negative_sampling_distribution(counts, 0.75) * 200_000
+    draws = word2vec.NegativeSampler.from_counts(counts).draw(200_000, np.random.default_rng(3))
+    assert chisquare(np.bincount(draws, minlength=8), expected).pvalue > 0.01
+    # The compiled trainer draws with its own generator: same distribution.
+    cumulative = word2vec.NegativeSampler.from_counts(counts).cumulative
+    state, compiled = np.uint64(12345), []
+    for _ in range(200_000):
+        state = word2vec._next_random(state)
+        compiled.append(word2vec._draw_negative(cumulative, state))
+    assert chisquare(np.bincount(compiled, minlength=8), expected).pvalue > 0.01
+
+
+def test_sgns_loss_hand_worked():
+    """v_c = u_o = (1, 0), one negative u_1 = (0, 1): L = log(1 + e^−1) + log(1 + e^0) = 0.31326 + 0.69315."""
+    assert word2vec.sgns_loss([1, 0], [1, 0], [[0, 1]]) == pytest.approx(0.313262 + 0.693147, abs=1e-6)
+
+
+def _finite_difference(f, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = eps
+        grad[index] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+
+
+def test_sgns_gradients_match_finite_differences():
+    rng = np.random.default_rng(4)
+    v_c, u_o, u_k = rng.normal(size=6), rng.normal(size=6), rng.normal(size=(5, 6))
+    _, grad_c, grad_o, grad_k = word2vec.sgns_loss_and_gradients(v_c, u_o, u_k)
+    np.testing.assert_allclose(grad_c, _finite_difference(lambda x: word2vec.sgns_loss(x, u_o, u_k), v_c), atol=1e-6)
+    np.testing.assert_allclose(grad_o, _finite_difference(lambda x: word2vec.sgns_loss(v_c, x, u_k), u_o), atol=1e-6)
+    np.testing.assert_allclose(grad_k, _finite_difference(lambda x: word2vec.sgns_loss(v_c, u_o, x), u_k), atol=1e-6)
+
+
+def test_cbow_gradients_match_finite_differences():
+    rng = np.random.default_rng(5)
+    contexts, u_o, u_k = rng.normal(size=(4, 6)), rng.normal(size=6), rng.normal(size=(3, 6))
+    _, grad_contexts, grad_o, grad_k = word2vec.cbow_loss_and_gradients(contexts, u_o, u_k)
+
+    def loss(c=contexts, o=u_o, k=u_k):
+        return word2vec.cbow_loss_and_gradients(c, o, k)[0]
+
+    np.testing.assert_allclose(grad_contexts, _finite_difference(lambda x: loss(c=x), contexts), atol=1e-6)
+    np.testing.assert_allclose(grad_o, _finite_difference(lambda x: loss(o=x), u_o), atol=1e-6)
+    np.testing.assert_allclose(grad_k, _finite_difference(lambda x: loss(k=x), u_k), atol=1e-6)
+
+
+def test_compiled_trainer_loss_equals_the_reference_on_the_same_batch():
+    """With a learning rate of 0 the compiled kernel only scores its examples. Replay its
+    random choices (window sizes, negatives) in Python and score the same examples with the
+    explicit reference loss: the sums agree up to the sigmoid table's resolution."""
+    rng = np.random.default_rng(6)
+    vocabulary_size, dim, window, negative, seed = 30, 8, 3, 4, 987
+    w_in = rng.normal(scale=0.5, size=(vocabulary_size, dim)).astype(np.float32)
+    w_out = rng.normal(scale=0.5, size=(vocabulary_size, dim)).astype(np.float32)
+    tokens = rng.integers(0, vocabulary_size, size=40).astype(np.int32)
+    sentence_ends = np.array([25, 40], dtype=np.int64)
+    cumulative = word2vec.NegativeSampler.from_counts(np.arange(1, vocabulary_size + 1)).cumulative
+    keep = np.ones(vocabulary_size)
+    loss, examples, _ = word2vec._train_chunk(
+        tokens, sentence_ends, 0, 2, w_in, w_out, cumulative, keep, window, negative, True, 0.0, 0.0, seed,
+        word2vec._SIGMOID_TABLE, word2vec._LOG_SIGMOID_TABLE)
+
+    state, reference, count = np.uint64(seed), 0.0, 0
+    for sentence in (tokens[:25], tokens[25:]):
+        for _ in sentence:  # one draw per word for subsampling (all kept here)
+            state = word2vec._next_random(state)
+        for i, centre in enumerate(sentence):
+            state = word2vec._next_random(state)
+            reduced = window - int(state % np.uint64(window))
+            for j in range(max(0, i - reduced), min(len(sentence), i + reduced + 1)):
+                if j == i:
+                    continue
+                negatives = []
+                for _ in range(negative):
+                    state = word2vec._next_random(state)
+                    drawn = word2vec._draw_negative(cumulative, state)
+                    if drawn != centre:
+                        negatives.append(w_out[drawn])
+                reference += word2vec.sgns_loss(w_in[sentence[j]], w_out[centre], np.array(negatives).reshape(-1, dim))
+                count += 1
+    assert examples == count
+    assert loss == pytest.approx(reference, rel=2e-3)
+
+
+def _planted_corpus(rng, n_topics=15, n_sentences=3000):
+    """Planted structure: topic i has two interchangeable words x_i and y_i, always used between
+    the same topic words t_i_0 … t_i_3, and random fillers. x_i and y_i share all their
+    contexts, so a trained model must put them close."""
+    fillers = [f"filler{i}" for i in range(30)]
+    sentences = []
+    for _ in range(n_sentences):
+        sentence = []
+        for _ in range(3):
+            topic = rng.integers(n_topics)
+            word = f"{'xy'[rng.integers(2)]}{topic}"
+            before, after = rng.choice(4, size=2, replace=False)
+            sentence += [str(rng.choice(fillers)), f"t{topic}_{before}", word, f"t{topic}_{after}"]
+        sentences.append(sentence)
+    return sentences
+
+
+def _partner_ranks(vectors):
+    return [[w for w, _ in vectors.nearest(f"x{i}", k=len(vectors) - 1)].index(f"y{i}") for i in range(15)]
+
+
+@pytest.mark.parametrize("sg", [True, False], ids=["skip-gram", "cbow"])
+def test_training_puts_planted_partners_closer_than_random_words(sg):
+    corpus = _planted_corpus(np.random.default_rng(7))
+    options = dict(sg=sg, dim=20, window=2, negative=5, min_count=1, epochs=5, sample=0, seed=3, progress_bar=False)
+    vectors = word2vec.train(corpus, **options)
+    assert np.median(_partner_ranks(vectors)) == 0  # the partner is usually the nearest word
+    assert vectors.history.loss[-1] < vectors.history.loss[0]
+    # Negative control: with a learning rate of 0 the vectors stay random, and so do the ranks.
+    untrained = word2vec.train(corpus, alpha=0.0, min_alpha=0.0, **options)
+    assert np.median(_partner_ranks(untrained)) > 5
+
+
+def test_one_worker_is_exactly_reproducible_and_the_seed_matters():
+    corpus = _planted_corpus(np.random.default_rng(8), n_sentences=300)
+    options = dict(dim=10, window=2, min_count=1, epochs=2, progress_bar=False)
+    first = word2vec.train(corpus, seed=5, **options)
+    np.testing.assert_array_equal(first.vectors, word2vec.train(corpus, seed=5, **options).vectors)
+    assert not np.array_equal(first.vectors, word2vec.train(corpus, seed=6, **options).vectors)
+
+
+def test_snapshots_record_the_chosen_words_during_training():
+    corpus = _planted_corpus(np.random.default_rng(9), n_sentences=300)
+    vectors = word2vec.train(corpus, dim=10, window=2, min_count=1, epochs=2, steps=4, snapshot_words=["x1", "y1"],
+                             progress_bar=False)
+    progress = [p for p, _, _ in vectors.history.snapshots]
+    assert progress[0] == 0.0 and progress[-1] == 1.0 and len(progress) == len(vectors.history.loss) + 1
+    np.testing.assert_array_equal(vectors.history.snapshots[-1][1][0], vectors["x1"])
+    with pytest.raises(KeyError, match="snapshot word 'zebra' is not in the vocabulary"):
+        word2vec.train(corpus, min_count=1, snapshot_words=["zebra"], progress_bar=False)
