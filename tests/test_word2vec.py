@@ -81,7 +81,15 @@ def test_negative_sampling_distribution_matches_gensims_table():
     # gensim stores the cumulative distribution scaled to 2^31 − 1, in its own word order.
     gensim_order = [model.wv.key_to_index[w] for w in vocabulary.words]
     gensim_probabilities = np.diff(np.concatenate([[0], model.cum_table])) / model.cum_table[-1]
-    np.testing.assert_allclose(np.diff(np.concatenate([[0], sampler.cumulative])), gensim_probabilities[gensim_order], atol=1e-7)
+    np.testing.assert_allclose(sampler.probabilities, gensim_probabilities[gensim_order], atol=1e-7)
+
+
+def test_alias_tables_hold_exactly_the_distribution():
+    """Each bucket has mass 1/V, split between its word (keep) and its alias (1 − keep)."""
+    probabilities = word2vec.negative_sampling_distribution(np.array([500, 200, 80, 40, 20, 10, 5, 1]))
+    sampler = word2vec.NegativeSampler.from_counts(np.array([500, 200, 80, 40, 20, 10, 5, 1]))
+    rebuilt = sampler.keep / 8 + np.bincount(sampler.alias, weights=(1 - sampler.keep) / 8, minlength=8)
+    np.testing.assert_allclose(rebuilt, probabilities, atol=1e-12)
 
 
 def test_negative_sampling_exponent_moves_mass_to_rare_words():
@@ -99,11 +107,11 @@ def test_sampler_frequencies_fit_count_to_the_three_quarters():
     draws = word2vec.NegativeSampler.from_counts(counts).draw(200_000, np.random.default_rng(3))
     assert chisquare(np.bincount(draws, minlength=8), expected).pvalue > 0.01
     # The compiled trainer draws with its own generator: same distribution.
-    cumulative = word2vec.NegativeSampler.from_counts(counts).cumulative
+    sampler = word2vec.NegativeSampler.from_counts(counts)
     state, compiled = np.uint64(12345), []
     for _ in range(200_000):
-        state = word2vec._next_random(state)
-        compiled.append(word2vec._draw_negative(cumulative, state))
+        word, state = word2vec._draw_negative(sampler.keep, sampler.alias, state)
+        compiled.append(word)
     assert chisquare(np.bincount(compiled, minlength=8), expected).pvalue > 0.01
 
 
@@ -153,10 +161,10 @@ def test_compiled_trainer_loss_equals_the_reference_on_the_same_batch():
     w_out = rng.normal(scale=0.5, size=(vocabulary_size, dim)).astype(np.float32)
     tokens = rng.integers(0, vocabulary_size, size=40).astype(np.int32)
     sentence_ends = np.array([25, 40], dtype=np.int64)
-    cumulative = word2vec.NegativeSampler.from_counts(np.arange(1, vocabulary_size + 1)).cumulative
+    sampler = word2vec.NegativeSampler.from_counts(np.arange(1, vocabulary_size + 1))
     keep = np.ones(vocabulary_size)
     loss, examples, _ = word2vec._train_chunk(
-        tokens, sentence_ends, 0, 2, w_in, w_out, cumulative, keep, window, negative, True, 0.0, 0.0, seed,
+        tokens, sentence_ends, 0, 2, w_in, w_out, sampler.keep, sampler.alias, keep, window, negative, True, 0.0, 0.0, seed,
         word2vec._SIGMOID_TABLE, word2vec._LOG_SIGMOID_TABLE)
 
     state, reference, count = np.uint64(seed), 0.0, 0
@@ -171,8 +179,7 @@ def test_compiled_trainer_loss_equals_the_reference_on_the_same_batch():
                     continue
                 negatives = []
                 for _ in range(negative):
-                    state = word2vec._next_random(state)
-                    drawn = word2vec._draw_negative(cumulative, state)
+                    drawn, state = word2vec._draw_negative(sampler.keep, sampler.alias, state)
                     if drawn != centre:
                         negatives.append(w_out[drawn])
                 reference += word2vec.sgns_loss(w_in[sentence[j]], w_out[centre], np.array(negatives).reshape(-1, dim))
@@ -231,3 +238,31 @@ def test_snapshots_record_the_chosen_words_during_training():
     np.testing.assert_array_equal(vectors.history.snapshots[-1][1][0], vectors["x1"])
     with pytest.raises(KeyError, match="snapshot word 'zebra' is not in the vocabulary"):
         word2vec.train(corpus, min_count=1, snapshot_words=["zebra"], progress_bar=False)
+
+
+def test_context_positions_and_errors():
+    assert word2vec.context_positions(9, centre=1, window=2) == [0, 2, 3]
+    assert word2vec.context_positions(3, centre=2, window=5) == [0, 1]
+    with pytest.raises(IndexError, match="centre 9 is outside a sentence of 9 words"):
+        word2vec.context_positions(9, centre=9, window=2)
+
+
+def test_snapshot_scores_are_sigmoids_of_input_output_dot_products():
+    corpus = _planted_corpus(np.random.default_rng(10), n_sentences=200)
+    words = ["x1", "t1_0", "filler3"]
+    vectors = word2vec.train(corpus, dim=10, window=2, min_count=1, epochs=1, steps=3, snapshot_words=words,
+                             progress_bar=False)
+    scores = word2vec.snapshot_scores(vectors.history, words, [("x1", "t1_0"), ("filler3", "x1")])
+    assert scores.shape == (len(vectors.history.snapshots), 2)
+    last_in, last_out = vectors["x1"], vectors.output_vectors[vectors.index("t1_0")]
+    assert scores[-1, 0] == pytest.approx(1 / (1 + np.exp(-last_in @ last_out)), rel=1e-5)
+    assert scores[0, 0] == pytest.approx(0.5)  # output vectors start at zero
+    with pytest.raises(KeyError, match="not among the snapshot words: \\['y1'\\]"):
+        word2vec.snapshot_scores(vectors.history, words, [("x1", "y1")])
+
+
+def test_cost_per_pair_counts_work_for_both_methods():
+    table = word2vec.cost_per_pair([100, 1000], dim=10, negative=5, repeats=3)
+    assert table["full softmax multiply-adds"].tolist() == [2 * 100 * 10, 2 * 1000 * 10]
+    assert table["negative sampling multiply-adds"].tolist() == [2 * 6 * 10] * 2
+    assert (table[["full softmax (s)", "negative sampling (s)"]] > 0).all().all()

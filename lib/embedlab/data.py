@@ -225,6 +225,68 @@ def wikipedia_sample(use_cache: bool = True) -> list[Article]:
     return articles
 
 
+# text8: the first 10^8 bytes of an English Wikipedia dump, cleaned to lower-case words
+# (Matt Mahoney), 17 million words: optional, for readers who want a larger corpus. The
+# checksum and size are those gensim's downloader publishes for the same file.
+TEXT8_URL = "https://github.com/RaRe-Technologies/gensim-data/releases/download/text8/text8.gz"
+TEXT8_MD5 = "68799af40b6bda07dfa47a32612e5364"
+TEXT8_BYTES = 33_182_058
+
+
+def text8_path() -> Path:
+    """Where :func:`download_text8` puts text8 (``text8.gz`` in :func:`cache_dir`)."""
+    return cache_dir() / "text8.gz"
+
+
+def download_text8(url: str = TEXT8_URL, md5: str = TEXT8_MD5, size: int = TEXT8_BYTES, timeout: float = 60) -> Path:
+    """Download text8 (33 MB) once, check its size and MD5 checksum, and return its path.
+
+    The book never calls this itself: Chapter 2 uses text8 when a reader has downloaded
+    it, and the Wikipedia sample otherwise. A failed or corrupted download raises an error
+    that says so and leaves no file behind.
+    """
+    import hashlib as _hashlib
+    import urllib.request
+
+    destination = text8_path()
+    if destination.exists():
+        return destination
+    partial = destination.with_suffix(".part")
+    digest = _hashlib.md5()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+            if getattr(response, "status", 200) != 200:
+                raise OSError(f"downloading text8 from {url} failed: HTTP {response.status}")
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        received = partial.stat().st_size
+        if received != size or digest.hexdigest() != md5:
+            raise OSError(
+                f"text8 download is corrupt: got {received:,} bytes with MD5 {digest.hexdigest()}, "
+                f"expected {size:,} bytes with MD5 {md5}"
+            )
+        partial.replace(destination)
+    finally:
+        partial.unlink(missing_ok=True)
+    return destination
+
+
+def text8_sentences(path=None, words_per_sentence: int = 10_000) -> list[list[str]]:
+    """text8 as "sentences" of 10,000 words (it has no punctuation), as gensim's reader cuts it.
+
+    Raises ``FileNotFoundError`` saying how to get it when it has not been downloaded.
+    """
+    import gzip
+
+    path = Path(path) if path else text8_path()
+    if not path.exists():
+        raise FileNotFoundError(f"text8 is not downloaded ({path}); run embedlab.data.download_text8() once (33 MB)")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        words = f.read().split()
+    return [words[i : i + words_per_sentence] for i in range(0, len(words), words_per_sentence)]
+
+
 def best_device() -> str:
     """``"cuda"`` when PyTorch sees a GPU, else ``"cpu"``."""
     import torch

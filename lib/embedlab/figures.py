@@ -108,3 +108,67 @@ def bar_chart(labels, values, xlabel: str, ylabel: str, title: str = "", value_f
     ax.set_ylim(0, values.max() * 1.18)
     figure.tight_layout()
     return figure
+
+
+def context_window(tokens, centre: int, context: list[int], pairs) -> str:
+    """HTML: the sentence with the centre word and its context words marked, then the pairs."""
+    spans = []
+    for i, token in enumerate(tokens):
+        if i == centre:
+            style = f"background:{PALETTE[4]};color:white;font-weight:bold"
+        elif i in context:
+            style = f"background:{PALETTE[5]}"
+        else:
+            style = "color:#777"
+        spans.append(f"<span style='{style};padding:2px 5px;margin:1px;border-radius:3px'>{token}</span>")
+    listed = ", ".join(f"({a}, {b})" for a, b in pairs)
+    return (f"<div style='font-size:1.05em;line-height:2'>{' '.join(spans)}</div>"
+            f"<p><b>{len(pairs)} training pairs</b> for this centre word: {listed}</p>")
+
+
+def line_chart(x, series: dict, xlabel: str, ylabel: str, title: str = "", log_x=False, log_y=False, figsize=(6.5, 3.2)):
+    """One line per entry of ``series`` ({label: y values}) against ``x``."""
+    figure, ax = plt.subplots(figsize=figsize)
+    for i, (label, y) in enumerate(series.items()):
+        ax.plot(x, y, marker="o", ms=3, color=PALETTE[i % len(PALETTE)], label=label)
+    ax.set_xscale("log" if log_x else "linear")
+    ax.set_yscale("log" if log_y else "linear")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    if len(series) > 1:
+        ax.legend(fontsize=8.5, frameon=False)
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def score_histograms(real_scores, fake_scores, title: str, figsize=(6.5, 2.8)):
+    """Histograms of σ scores for real (word, context) pairs and for sampled fake pairs."""
+    figure, ax = plt.subplots(figsize=figsize)
+    bins = np.linspace(0, 1, 26)
+    ax.hist(real_scores, bins=bins, alpha=0.7, color=PALETTE[0], label=f"real pairs (mean {np.mean(real_scores):.2f})")
+    ax.hist(fake_scores, bins=bins, alpha=0.7, color=PALETTE[4], label=f"fake pairs (mean {np.mean(fake_scores):.2f})")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("σ(v_word · u_context): the model's belief that the pair is real")
+    ax.set_ylabel("pairs")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8.5, frameon=False, loc="upper center")
+    figure.tight_layout()
+    return figure
+
+
+def grouped_bars(groups, series: dict, xlabel: str, ylabel: str, title: str = "", figsize=(6.5, 3.2)):
+    """Bars for several series side by side in each group: ``series`` = {label: values per group}."""
+    figure, ax = plt.subplots(figsize=figsize)
+    positions = np.arange(len(groups))
+    width = 0.8 / len(series)
+    for i, (label, values) in enumerate(series.items()):
+        ax.bar(positions + (i - (len(series) - 1) / 2) * width, values, width, color=PALETTE[i % len(PALETTE)], label=label)
+    ax.set_xticks(positions, [str(g) for g in groups])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8.5, frameon=False)
+    figure.tight_layout()
+    return figure

@@ -137,6 +137,25 @@ def nearest_neighbours(query, vectors, k: int = 10, exclude=(), normalized: bool
     return top, similarities[top]
 
 
+def neighbour_overlap(vectors_a, vectors_b, words, k: int = 10) -> float:
+    """Mean share of the k nearest neighbours two models agree on, over ``words``.
+
+    Neighbours are searched in the words both models know, so that a difference of
+    vocabulary is not counted as disagreement. 1 means the same k neighbours for every word.
+    Used to compare a model with a reference (e.g. a small corpus's skip-gram with GloVe).
+    Book: Chapter 2, "Skip-gram vs CBOW".
+    """
+    shared = [w for w in vectors_a.words if w in vectors_b]
+    a, b = vectors_a.subset(shared), vectors_b.subset(shared)
+    words = [w for w in words if w in a]
+    if not words:
+        raise ValueError("none of the words is known to both models")
+    overlaps = [
+        len({n for n, _ in a.nearest(w, k=k)} & {n for n, _ in b.nearest(w, k=k)}) / k for w in words
+    ]
+    return float(np.mean(overlaps))
+
+
 def project_2d(vectors, method: str = "pca", seed: int = 0, cache: bool = False, **options) -> np.ndarray:
     """Map vectors to 2-D points for a picture: ``"pca"``, ``"tsne"`` or ``"umap"``.
 

@@ -153,6 +153,17 @@ def _window_sizes(n: int, window: int, rng) -> np.ndarray:
     return window - rng.integers(0, window, size=n)
 
 
+def context_positions(n_tokens: int, centre: int, window: int) -> list[int]:
+    """Positions within ``window`` of ``centre`` in a sentence of ``n_tokens`` words.
+
+    >>> context_positions(9, centre=1, window=2)
+    [0, 2, 3]
+    """
+    if not 0 <= centre < n_tokens:
+        raise IndexError(f"centre {centre} is outside a sentence of {n_tokens} words")
+    return [j for j in range(max(0, centre - window), min(n_tokens, centre + window + 1)) if j != centre]
+
+
 def context_pairs(tokens, window: int, rng: np.random.Generator | None = None) -> list[tuple]:
     """Skip-gram training pairs (centre, context): every word within ``window`` positions.
 
@@ -164,11 +175,7 @@ def context_pairs(tokens, window: int, rng: np.random.Generator | None = None) -
     """
     tokens = list(tokens)
     sizes = _window_sizes(len(tokens), window, rng)
-    pairs = []
-    for i, centre in enumerate(tokens):
-        lo, hi = max(0, i - sizes[i]), min(len(tokens), i + sizes[i] + 1)
-        pairs.extend((centre, tokens[j]) for j in range(lo, hi) if j != i)
-    return pairs
+    return [(centre, tokens[j]) for i, centre in enumerate(tokens) for j in context_positions(len(tokens), i, sizes[i])]
 
 
 def cbow_examples(tokens, window: int, rng: np.random.Generator | None = None) -> list[tuple]:
@@ -179,11 +186,7 @@ def cbow_examples(tokens, window: int, rng: np.random.Generator | None = None) -
     """
     tokens = list(tokens)
     sizes = _window_sizes(len(tokens), window, rng)
-    examples = []
-    for i, centre in enumerate(tokens):
-        lo, hi = max(0, i - sizes[i]), min(len(tokens), i + sizes[i] + 1)
-        examples.append(([tokens[j] for j in range(lo, hi) if j != i], centre))
-    return examples
+    return [([tokens[j] for j in context_positions(len(tokens), i, sizes[i])], centre) for i, centre in enumerate(tokens)]
 
 
 def count_context_pairs(n_tokens: int, window: int) -> int:
@@ -218,23 +221,44 @@ def negative_sampling_distribution(counts, alpha: float = 0.75) -> np.ndarray:
 
 @dataclass(frozen=True)
 class NegativeSampler:
-    """Draws word indices from :func:`negative_sampling_distribution` in O(log V) each.
+    """Draws word indices from :func:`negative_sampling_distribution` in O(1) each.
 
-    Keeps the cumulative distribution and inverts it with a binary search of uniform
-    random numbers (``np.searchsorted``), the method gensim uses; the trainer runs the same
-    search in compiled code.
+    Walker's alias method (Vose's construction): the V words are spread over V equal
+    buckets, each holding at most two words: its own with probability ``keep[k]``, else
+    ``alias[k]``. A draw picks a bucket uniformly, then one of its two words, so it costs
+    the same whatever the vocabulary size. (The C tool fills a table of 10^8 slots instead;
+    gensim binary-searches the cumulative distribution, O(log V).)
     """
 
-    cumulative: np.ndarray
+    probabilities: np.ndarray
+    keep: np.ndarray
+    alias: np.ndarray
 
     @classmethod
     def from_counts(cls, counts, alpha: float = 0.75) -> NegativeSampler:
-        cumulative = np.cumsum(negative_sampling_distribution(counts, alpha))
-        cumulative[-1] = 1.0  # guard against rounding: every draw lands on a word
-        return cls(cumulative)
+        probabilities = negative_sampling_distribution(counts, alpha)
+        keep, alias = _alias_tables(probabilities)
+        return cls(probabilities, keep, alias)
 
     def draw(self, size, rng: np.random.Generator) -> np.ndarray:
-        return np.searchsorted(self.cumulative, rng.random(size), side="right").astype(np.int32)
+        buckets = rng.integers(0, len(self.keep), size=size)
+        return np.where(rng.random(size) < self.keep[buckets], buckets, self.alias[buckets]).astype(np.int32)
+
+
+@numba.njit(cache=True)
+def _alias_tables(probabilities):
+    n = len(probabilities)
+    scaled = probabilities * n  # bucket k overflows (> 1) or has room (< 1)
+    keep = np.ones(n)
+    alias = np.arange(n).astype(np.int32)
+    small = [k for k in range(n) if scaled[k] < 1.0]
+    large = [k for k in range(n) if scaled[k] >= 1.0]
+    while small and large:
+        s, l = small.pop(), large.pop()
+        keep[s], alias[s] = scaled[s], l  # fill bucket s's room with word l
+        scaled[l] -= 1.0 - scaled[s]
+        (small if scaled[l] < 1.0 else large).append(l)
+    return keep, alias
 
 
 # ----------------------------------------------------------------------------------------
@@ -326,8 +350,14 @@ def _uniform(state):
 
 
 @numba.njit(inline="always")
-def _draw_negative(cumulative, state):
-    return np.searchsorted(cumulative, _uniform(state), side="right")
+def _draw_negative(keep, alias, state):
+    """One negative by the alias method; returns (word index, new generator state)."""
+    state = _next_random(state)
+    # The generator's high 32 bits, scaled to 0 … V−1 (its low bits are not random enough).
+    bucket = np.int64(((state >> np.uint64(16)) * np.uint64(len(keep))) >> np.uint64(32))
+    state = _next_random(state)
+    word = bucket if _uniform(state) < keep[bucket] else np.int64(alias[bucket])
+    return word, state
 
 
 @numba.njit(inline="always")
@@ -356,7 +386,8 @@ def _update(hidden, w_out, target, label, alpha, neu1e, dim, sigmoid_table, log_
 
 
 @numba.njit(nogil=True, fastmath=True, cache=True)
-def _train_chunk(tokens, sentence_ends, start, stop, w_in, w_out, cumulative, keep, window, negative, sg,
+def _train_chunk(tokens, sentence_ends, start, stop, w_in, w_out, negative_keep, negative_alias, keep, window,
+                 negative, sg,
                  alpha_start, alpha_stop, seed, sigmoid_table, log_sigmoid_table):
     """Train on sentences ``start`` … ``stop − 1``; returns (loss sum, examples, words seen)."""
     dim = w_in.shape[1]
@@ -389,16 +420,16 @@ def _train_chunk(tokens, sentence_ends, start, stop, w_in, w_out, cumulative, ke
                         continue
                     context = sentence[j]
                     neu1e[:] = 0.0
-                    hidden[:] = w_in[context]
-                    # gensim's convention: the window word's input vector predicts the centre.
-                    loss_sum += _update(hidden, w_out, sentence[i], 1.0, alpha, neu1e, dim,
+                    # As in the C tool and gensim, the window word's input vector predicts the
+                    # centre (the same pairs, seen from the other side); it is only read here,
+                    # its update waits in neu1e until all 1 + k targets are done.
+                    loss_sum += _update(w_in[context], w_out, sentence[i], 1.0, alpha, neu1e, dim,
                                         sigmoid_table, log_sigmoid_table)
                     for _ in range(negative):
-                        state = _next_random(state)
-                        target = _draw_negative(cumulative, state)
+                        target, state = _draw_negative(negative_keep, negative_alias, state)
                         if target == sentence[i]:
                             continue
-                        loss_sum += _update(hidden, w_out, target, 0.0, alpha, neu1e, dim,
+                        loss_sum += _update(w_in[context], w_out, target, 0.0, alpha, neu1e, dim,
                                             sigmoid_table, log_sigmoid_table)
                     for d in range(dim):
                         w_in[context, d] += neu1e[d]
@@ -419,8 +450,7 @@ def _train_chunk(tokens, sentence_ends, start, stop, w_in, w_out, cumulative, ke
                 loss_sum += _update(hidden, w_out, sentence[i], 1.0, alpha, neu1e, dim,
                                     sigmoid_table, log_sigmoid_table)
                 for _ in range(negative):
-                    state = _next_random(state)
-                    target = _draw_negative(cumulative, state)
+                    target, state = _draw_negative(negative_keep, negative_alias, state)
                     if target == sentence[i]:
                         continue
                     loss_sum += _update(hidden, w_out, target, 0.0, alpha, neu1e, dim,
@@ -434,7 +464,8 @@ def _train_chunk(tokens, sentence_ends, start, stop, w_in, w_out, cumulative, ke
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
-def _train_chunks(tokens, sentence_ends, chunk_bounds, w_in, w_out, cumulative, keep, window, negative, sg,
+def _train_chunks(tokens, sentence_ends, chunk_bounds, w_in, w_out, negative_keep, negative_alias, keep, window,
+                  negative, sg,
                   alphas, seeds, sigmoid_table, log_sigmoid_table):
     """Train on several chunks in parallel threads that share w_in and w_out (Hogwild)."""
     n = len(chunk_bounds) - 1
@@ -443,8 +474,8 @@ def _train_chunks(tokens, sentence_ends, chunk_bounds, w_in, w_out, cumulative, 
     words = np.zeros(n, dtype=np.int64)
     for c in numba.prange(n):
         losses[c], examples[c], words[c] = _train_chunk(
-            tokens, sentence_ends, chunk_bounds[c], chunk_bounds[c + 1], w_in, w_out, cumulative, keep, window,
-            negative, sg, alphas[c], alphas[c + 1], seeds[c], sigmoid_table, log_sigmoid_table)
+            tokens, sentence_ends, chunk_bounds[c], chunk_bounds[c + 1], w_in, w_out, negative_keep, negative_alias,
+            keep, window, negative, sg, alphas[c], alphas[c + 1], seeds[c], sigmoid_table, log_sigmoid_table)
     return losses.sum(), examples.sum(), words.sum()
 
 
@@ -530,8 +561,8 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
             a, b = max(lo, epoch * n_chunks) - epoch * n_chunks, min(hi, (epoch + 1) * n_chunks) - epoch * n_chunks
             offset = epoch * n_chunks
             loss, count, words = _train_chunks(
-                tokens, sentence_ends, chunk_bounds[a : b + 1], w_in, w_out, sampler.cumulative, keep, window,
-                negative, sg, alphas[offset + a : offset + b + 1], seeds[offset + a : offset + b],
+                tokens, sentence_ends, chunk_bounds[a : b + 1], w_in, w_out, sampler.keep, sampler.alias, keep,
+                window, negative, sg, alphas[offset + a : offset + b + 1], seeds[offset + a : offset + b],
                 _SIGMOID_TABLE, _LOG_SIGMOID_TABLE)
             loss_sum, examples, step_words = loss_sum + loss, examples + count, step_words + words
         words_seen += step_words
@@ -546,6 +577,59 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
     if bar is not None:
         bar.close()
     return TrainedWordVectors(vocabulary, w_in, w_out, history)
+
+
+def snapshot_scores(history: TrainingHistory, snapshot_words, pairs) -> np.ndarray:
+    """σ(v_a · u_b) for each (a, b) in ``pairs`` at every snapshot of ``history``.
+
+    v_a is a's input vector, u_b is b's output vector, both from the snapshots that
+    :func:`train` took of ``snapshot_words``. Returns an array (snapshots, pairs): for real
+    (word, context) pairs the scores rise towards 1 during training, for sampled fake pairs
+    they fall towards 0. Book: Chapter 2, "Negative sampling, before and after".
+    """
+    row = {w: i for i, w in enumerate(snapshot_words)}
+    missing = [w for pair in pairs for w in pair if w not in row]
+    if missing:
+        raise KeyError(f"not among the snapshot words: {sorted(set(missing))}")
+    a = [row[x] for x, _ in pairs]
+    b = [row[y] for _, y in pairs]
+    return np.array([sigmoid(np.einsum("pd,pd->p", inputs[a], outputs[b])) for _, inputs, outputs in history.snapshots])
+
+
+def cost_per_pair(vocabulary_sizes, dim: int = 100, negative: int = 5, repeats: int = 200, seed: int = 0):
+    """Measured seconds for one training update: full softmax vs negative sampling.
+
+    Full softmax scores the centre against all V output vectors and updates all of them:
+    O(V·d). Negative sampling touches 1 + k of them: O(k·d), whatever V is. Both are timed
+    in NumPy on random matrices, ``repeats`` updates each, for every V in
+    ``vocabulary_sizes``. Returns a ``pandas.DataFrame`` (seconds, and multiply-adds).
+    Book: Chapter 2, "Why full softmax does not scale".
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for size in vocabulary_sizes:
+        w_out = rng.normal(scale=0.1, size=(size, dim)).astype(np.float32)
+        hidden = rng.normal(scale=0.1, size=dim).astype(np.float32)
+        targets = rng.integers(0, size, size=(repeats, negative + 1))
+        started = time.perf_counter()
+        for _ in range(repeats):
+            scores = w_out @ hidden  # (V,)
+            probabilities = np.exp(scores - scores.max())
+            probabilities /= probabilities.sum()
+            probabilities[0] -= 1.0  # gradient of cross-entropy with the true word at row 0
+            w_out -= 0.01 * np.outer(probabilities, hidden)
+        softmax_seconds = (time.perf_counter() - started) / repeats
+        started = time.perf_counter()
+        for rows_touched in targets:
+            scores = w_out[rows_touched] @ hidden  # (1 + k,)
+            gradient = sigmoid(scores) - np.r_[1.0, np.zeros(negative)]
+            w_out[rows_touched] -= 0.01 * np.outer(gradient, hidden).astype(np.float32)
+        sampling_seconds = (time.perf_counter() - started) / repeats
+        rows.append((size, softmax_seconds, sampling_seconds, 2 * size * dim, 2 * (negative + 1) * dim))
+    return pd.DataFrame(rows, columns=["vocabulary size", "full softmax (s)", "negative sampling (s)",
+                                       "full softmax multiply-adds", "negative sampling multiply-adds"])
 
 
 def _progress_bar(total, description, enabled):
