@@ -173,7 +173,7 @@ def test_compiled_trainer_loss_equals_the_reference_on_the_same_batch():
             state = word2vec._next_random(state)
         for i, centre in enumerate(sentence):
             state = word2vec._next_random(state)
-            reduced = window - int(state % np.uint64(window))
+            reduced = window - int((state >> np.uint64(16)) % np.uint64(window))
             for j in range(max(0, i - reduced), min(len(sentence), i + reduced + 1)):
                 if j == i:
                     continue
@@ -266,3 +266,35 @@ def test_cost_per_pair_counts_work_for_both_methods():
     assert table["full softmax multiply-adds"].tolist() == [2 * 100 * 10, 2 * 1000 * 10]
     assert table["negative sampling multiply-adds"].tolist() == [2 * 6 * 10] * 2
     assert (table[["full softmax (s)", "negative sampling (s)"]] > 0).all().all()
+
+
+def test_context_counts_of_a_word():
+    sentences = [["the", "cat", "sat"], ["a", "cat", "ran", "off"]]
+    assert word2vec.context_counts(sentences, "cat", window=1) == {"the": 1, "sat": 1, "a": 1, "ran": 1}
+    with pytest.raises(KeyError, match="'dog' does not occur in the corpus"):
+        word2vec.context_counts(sentences, "dog")
+
+
+def test_probability_mass_by_rank_sums_to_one_and_moves_to_rare_words():
+    counts = np.sort(np.random.default_rng(11).zipf(1.5, size=5000))[::-1]
+    unigram = word2vec.probability_mass_by_rank(counts, 1.0)
+    smoothed = word2vec.probability_mass_by_rank(counts, 0.75)
+    assert unigram.sum() == pytest.approx(1) and smoothed.sum() == pytest.approx(1)
+    assert unigram[0] == pytest.approx(counts[:10].sum() / counts.sum())
+    assert smoothed[0] < unigram[0] and smoothed[-1] > unigram[-1]
+
+
+def test_context_vectors_hold_the_context_counts():
+    sentences = [["the", "cat", "sat"], ["a", "cat", "ran"], ["the", "dog", "ran"]]
+    vocabulary = word2vec.build_vocabulary(sentences, min_count=1)
+    matrix = word2vec.context_vectors(sentences, ["cat", "dog"], vocabulary, window=1)
+    as_dict = lambda row: {w: matrix[row, i] for i, w in enumerate(vocabulary.words) if matrix[row, i]}
+    assert as_dict(0) == {"the": 1, "sat": 1, "a": 1, "ran": 1}
+    assert as_dict(1) == {"the": 1, "ran": 1}
+
+
+def test_frequent_bigrams_skip_the_most_frequent_words():
+    sentences = [["the", "civil", "war", "the", "end"]] * 3 + [["civil", "war", "ended"]] * 2 + [["the", "end"]]
+    vocabulary = word2vec.build_vocabulary(sentences, min_count=1)
+    assert word2vec.frequent_bigrams(sentences, vocabulary, 2, skip_most_frequent=0) == [("civil", "war"), ("the", "end")]
+    assert word2vec.frequent_bigrams(sentences, vocabulary, 1, skip_most_frequent=1) == [("civil", "war")]

@@ -143,17 +143,17 @@ def line_chart(x, series: dict, xlabel: str, ylabel: str, title: str = "", log_x
     return figure
 
 
-def score_histograms(real_scores, fake_scores, title: str, figsize=(6.5, 2.8)):
-    """Histograms of σ scores for real (word, context) pairs and for sampled fake pairs."""
+def score_histograms(groups: dict, title: str, figsize=(6.5, 2.9)):
+    """Overlaid histograms of σ scores, one per group of pairs: ``{label: scores}``."""
     figure, ax = plt.subplots(figsize=figsize)
     bins = np.linspace(0, 1, 26)
-    ax.hist(real_scores, bins=bins, alpha=0.7, color=PALETTE[0], label=f"real pairs (mean {np.mean(real_scores):.2f})")
-    ax.hist(fake_scores, bins=bins, alpha=0.7, color=PALETTE[4], label=f"fake pairs (mean {np.mean(fake_scores):.2f})")
+    for i, (label, scores) in enumerate(groups.items()):
+        ax.hist(scores, bins=bins, alpha=0.6, color=PALETTE[[0, 2, 4][i % 3]], label=f"{label} (mean {np.mean(scores):.2f})")
     ax.set_xlim(0, 1)
     ax.set_xlabel("σ(v_word · u_context): the model's belief that the pair is real")
     ax.set_ylabel("pairs")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8.5, frameon=False, loc="upper center")
+    ax.legend(fontsize=8, frameon=False, loc="upper center")
     figure.tight_layout()
     return figure
 

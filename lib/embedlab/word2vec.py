@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numba
@@ -189,6 +190,37 @@ def cbow_examples(tokens, window: int, rng: np.random.Generator | None = None) -
     return [([tokens[j] for j in context_positions(len(tokens), i, sizes[i])], centre) for i, centre in enumerate(tokens)]
 
 
+def context_counts(sentences, word: str, window: int = 5) -> Counter:
+    """How often each word occurs within ``window`` positions of ``word`` in ``sentences``.
+
+    The distributional hypothesis in numbers (Harris 1954): words with similar meanings
+    have similar context counts. Book: Chapter 2, "You shall know a word by the company it keeps".
+    """
+    counts = Counter()
+    for sentence in sentences:
+        for i, token in enumerate(sentence):
+            if token == word:
+                counts.update(sentence[j] for j in context_positions(len(sentence), i, window))
+    if not counts:
+        raise KeyError(f"'{word}' does not occur in the corpus")
+    return counts
+
+
+def context_vectors(sentences, words, vocabulary: Vocabulary, window: int = 5) -> np.ndarray:
+    """Each word's context counts as a vector over ``vocabulary``: a (len(words), V) matrix.
+
+    Row i counts how often each vocabulary word occurs within ``window`` of ``words[i]``:
+    a sparse, V-dimensional representation built by counting alone. Word2Vec learns a dense,
+    d-dimensional summary of the same information. Book: Chapter 2.
+    """
+    matrix = np.zeros((len(words), len(vocabulary)))
+    for row, word in enumerate(words):
+        for context, count in context_counts(sentences, word, window).items():
+            if context in vocabulary.index:
+                matrix[row, vocabulary.index[context]] = count
+    return matrix
+
+
 def count_context_pairs(n_tokens: int, window: int) -> int:
     """Number of skip-gram pairs a sentence of ``n_tokens`` words yields with a fixed window.
 
@@ -217,6 +249,17 @@ def negative_sampling_distribution(counts, alpha: float = 0.75) -> np.ndarray:
     """
     weights = np.asarray(counts, dtype=np.float64) ** alpha
     return weights / weights.sum()
+
+
+def probability_mass_by_rank(counts, alpha: float, rank_edges=(0, 10, 100, 1000, None)) -> np.ndarray:
+    """Share of negative samples that falls on each band of frequency ranks, for exponent α.
+
+    ``counts`` must be sorted from most to least frequent (as :class:`Vocabulary` keeps
+    them); ``None`` as the last edge means "to the end". Book: Chapter 2.
+    """
+    probabilities = negative_sampling_distribution(counts, alpha)
+    edges = [len(probabilities) if e is None else min(e, len(probabilities)) for e in rank_edges]
+    return np.array([probabilities[lo:hi].sum() for lo, hi in zip(edges, edges[1:])])
 
 
 @dataclass(frozen=True)
@@ -412,7 +455,9 @@ def _train_chunk(tokens, sentence_ends, start, stop, w_in, w_out, negative_keep,
         words_seen += end - begin
         for i in range(n):
             state = _next_random(state)
-            reduced = window - int(state % np.uint64(window))
+            # Window size uniform in 1 … window, from the generator's high bits (an LCG's low
+            # bits repeat with short periods).
+            reduced = window - int((state >> np.uint64(16)) % np.uint64(window))
             lo, hi = max(0, i - reduced), min(n, i + reduced + 1)
             if sg:
                 for j in range(lo, hi):
@@ -549,6 +594,10 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
     history = TrainingHistory()
     numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))
     step_edges = np.unique(np.linspace(0, total_chunks, min(steps, total_chunks) + 1).round().astype(int))
+    # Compile the kernels (or load them from numba's cache) before the clock starts: a call
+    # with no chunks compiles for these argument types and trains nothing.
+    _train_chunks(tokens, sentence_ends, chunk_bounds[:1], w_in, w_out, sampler.keep, sampler.alias, keep, window,
+                  negative, sg, alphas[:1], seeds[:0], _SIGMOID_TABLE, _LOG_SIGMOID_TABLE)
     bar = _progress_bar(len(tokens) * epochs, "skip-gram" if sg else "CBOW", progress_bar)
     started = time.perf_counter()
     words_seen = 0
@@ -577,6 +626,72 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
     if bar is not None:
         bar.close()
     return TrainedWordVectors(vocabulary, w_in, w_out, history)
+
+
+def sample_context_pairs(sentences, vocabulary: Vocabulary, n_pairs: int, window: int, rng: np.random.Generator):
+    """``n_pairs`` distinct real (word, context) pairs from the text, both words in ``vocabulary``.
+
+    Picks random sentences, then a random centre and one of its context words.
+    Book: Chapter 2, "Negative sampling, before and after".
+    """
+    pairs = set()
+    for _ in range(100 * n_pairs):
+        sentence = sentences[rng.integers(len(sentences))]
+        known = [t for t in sentence if t in vocabulary.index]
+        if len(known) < 2:
+            continue
+        centre = int(rng.integers(len(known)))
+        context = context_positions(len(known), centre, window)
+        pairs.add((known[centre], known[context[rng.integers(len(context))]]))
+        if len(pairs) == n_pairs:
+            return sorted(pairs)
+    raise ValueError(f"could not find {n_pairs} distinct pairs in the corpus")
+
+
+def frequent_bigrams(sentences, vocabulary: Vocabulary, n_pairs: int, skip_most_frequent: int = 100):
+    """The ``n_pairs`` most frequent pairs of adjacent words, leaving out the most frequent words.
+
+    Strongly associated pairs (*civil war*, *united states*): their pointwise mutual
+    information is high, so skip-gram learns to score them close to 1.
+    Book: Chapter 2, "Negative sampling, before and after".
+    """
+    common = set(vocabulary.words[:skip_most_frequent])
+    counts = Counter(
+        (a, b) for sentence in sentences for a, b in zip(sentence, sentence[1:])
+        if a in vocabulary.index and b in vocabulary.index and a not in common and b not in common and a != b
+    )
+    return [pair for pair, _ in counts.most_common(n_pairs)]
+
+
+def compare_with_gensim(sentences, ours: TrainedWordVectors, *, sg: bool = True, dim: int = 100, window: int = 5,
+                        negative: int = 5, min_count: int = 5, epochs: int = 5, workers: int = 1, seed: int = 1):
+    """Train gensim's Word2Vec with the same settings as ``ours`` and compare them side by side.
+
+    Returns a ``pandas.DataFrame``: training seconds, words per second (corpus words ×
+    epochs / seconds), accuracy on the Google analogy questions in vocabulary and the
+    Spearman correlation with WordSim-353, both scored by gensim's evaluators for both
+    models. Book: Chapter 2, "The same run in gensim".
+    """
+    import pandas as pd
+    from gensim.models import Word2Vec
+
+    from embedlab import data
+
+    model = Word2Vec(sg=int(sg), vector_size=dim, window=window, negative=negative, min_count=min_count,
+                     workers=workers, seed=seed)
+    model.build_vocab(sentences)
+    started = time.perf_counter()
+    model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
+    gensim_seconds = time.perf_counter() - started
+    n_words = sum(len(s) for s in sentences)
+    rows = {}
+    for name, keyed_vectors, seconds in [("embedlab", ours.to_gensim(), ours.history.seconds),
+                                         ("gensim", model.wv, gensim_seconds)]:
+        accuracy, _ = keyed_vectors.evaluate_word_analogies(str(data.google_analogies_path()))
+        _, spearman, _ = keyed_vectors.evaluate_word_pairs(str(data.wordsim353_path()))
+        rows[name] = {"seconds": round(seconds, 1), "words/s": round(n_words * epochs / seconds),
+                      "analogy accuracy": round(accuracy, 4), "WordSim-353 Spearman": round(spearman.statistic, 3)}
+    return pd.DataFrame(rows).T
 
 
 def snapshot_scores(history: TrainingHistory, snapshot_words, pairs) -> np.ndarray:
