@@ -414,14 +414,13 @@ def _update(hidden, w_out, target, label, alpha, neu1e, dim, sigmoid_table, log_
     for d in range(dim):
         score += hidden[d] * w_out[target, d]
     if score >= MAX_SCORE or score <= -MAX_SCORE:
-        g = np.float32((label - (score > 0)) * alpha)
-        # −log σ(±score) = log(1 + e^(∓score)), exact in this rare branch.
+        # Saturated: σ is (nearly) 0 or 1 and the step is skipped, as in gensim. The loss,
+        # −log σ(±score) = log(1 + e^(∓score)), is computed exactly in this rare branch.
         margin = float(score) if label == 1.0 else -float(score)
-        loss = np.log1p(np.exp(-abs(margin))) + max(-margin, 0.0)
-    else:
-        slot = int((score + MAX_SCORE) * (_SIGMOID_TABLE_SIZE / MAX_SCORE / 2))
-        g = np.float32((label - sigmoid_table[slot]) * alpha)
-        loss = -log_sigmoid_table[slot] if label == 1.0 else -log_sigmoid_table[_SIGMOID_TABLE_SIZE - 1 - slot]
+        return np.log1p(np.exp(-abs(margin))) + max(-margin, 0.0)
+    slot = int((score + MAX_SCORE) * (_SIGMOID_TABLE_SIZE / MAX_SCORE / 2))
+    g = np.float32((label - sigmoid_table[slot]) * alpha)
+    loss = -log_sigmoid_table[slot] if label == 1.0 else -log_sigmoid_table[_SIGMOID_TABLE_SIZE - 1 - slot]
     for d in range(dim):
         neu1e[d] += g * w_out[target, d]
         w_out[target, d] += g * hidden[d]
@@ -553,8 +552,9 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
     """Train Word2Vec with negative sampling: skip-gram (``sg=True``) or CBOW.
 
     ``corpus`` is a list of sentences (lists of tokens), e.g. from :func:`sentences_of`.
-    The defaults are gensim's. Input and output matrices start as in the C tool (inputs
-    uniform in ±0.5/dim, outputs zero); the learning rate falls linearly from ``alpha`` to
+    The defaults are gensim's, and so are two details where gensim and the C tool differ:
+    input vectors start uniform in ±1/dim (outputs at zero), and a saturated score
+    (|u·v| ≥ 6) makes no update. The learning rate falls linearly from ``alpha`` to
     ``min_alpha``. Training runs in ``steps`` steps (one progress-bar tick each); after each,
     the mean loss is recorded, and the rows of ``snapshot_words`` are copied into
     ``history.snapshots``.
@@ -577,7 +577,8 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
     sentence_ends = np.cumsum([len(s) for s in sentences]).astype(np.int64)
 
     rng = np.random.default_rng(seed)
-    w_in = ((rng.random((len(vocabulary), dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
+    # Input vectors uniform in ±1/dim (gensim's choice; the C tool uses ±0.5/dim), outputs zero.
+    w_in = ((rng.random((len(vocabulary), dim), dtype=np.float32) * 2 - 1) / dim).astype(np.float32)
     w_out = np.zeros((len(vocabulary), dim), dtype=np.float32)
     sampler = NegativeSampler.from_counts(vocabulary.counts, ns_exponent)
     keep = keep_probabilities(vocabulary.counts, sample)
@@ -689,9 +690,9 @@ def compare_with_gensim(sentences, ours: TrainedWordVectors, *, sg: bool = True,
                                          ("gensim", model.wv, gensim_seconds)]:
         accuracy, _ = keyed_vectors.evaluate_word_analogies(str(data.google_analogies_path()))
         _, spearman, _ = keyed_vectors.evaluate_word_pairs(str(data.wordsim353_path()))
-        rows[name] = {"seconds": round(seconds, 1), "words/s": round(n_words * epochs / seconds),
+        rows[name] = {"seconds": round(seconds, 1), "words/s": int(n_words * epochs / seconds),
                       "analogy accuracy": round(accuracy, 4), "WordSim-353 Spearman": round(spearman.statistic, 3)}
-    return pd.DataFrame(rows).T
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def snapshot_scores(history: TrainingHistory, snapshot_words, pairs) -> np.ndarray:
