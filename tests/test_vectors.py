@@ -52,3 +52,14 @@ def test_subset_keeps_order():
     wv = WordVectors(["a", "b", "c"], np.eye(3))
     assert wv.subset(["c", "a"]).words == ["c", "a"]
     np.testing.assert_array_equal(wv.subset(["c", "a"]).vectors, np.eye(3)[[2, 0]])
+
+
+def test_word2vec_text_format_round_trips_through_gensim(tmp_path):
+    from gensim.models import KeyedVectors
+
+    wv = WordVectors(["cat", "dog"], [[1.0, 0.5], [0.25, -2.0]])
+    wv.save_word2vec_format(tmp_path / "vectors.txt")
+    assert (tmp_path / "vectors.txt").read_text().splitlines()[0] == "2 2"
+    back = KeyedVectors.load_word2vec_format(str(tmp_path / "vectors.txt"))
+    assert list(back.index_to_key) == ["cat", "dog"]
+    np.testing.assert_allclose(back.vectors, wv.vectors)

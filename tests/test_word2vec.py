@@ -298,3 +298,39 @@ def test_frequent_bigrams_skip_the_most_frequent_words():
     vocabulary = word2vec.build_vocabulary(sentences, min_count=1)
     assert word2vec.frequent_bigrams(sentences, vocabulary, 2, skip_most_frequent=0) == [("civil", "war"), ("the", "end")]
     assert word2vec.frequent_bigrams(sentences, vocabulary, 1, skip_most_frequent=1) == [("civil", "war")]
+
+
+def test_compiled_update_equals_the_reference_sgd_step():
+    """Two words, window 1, learning rate 0.5: the kernel makes two updates (b predicts a,
+    then a predicts b). Replaying its negatives through the explicit reference step gives
+    the same matrices, up to the sigmoid table's resolution."""
+    rng = np.random.default_rng(12)
+    # A large vocabulary, so that no negative is drawn twice in a step (the kernel would see
+    # the first update before the second draw, the reference takes all gradients at once).
+    vocabulary_size, dim, negative, seed, alpha = 1000, 6, 3, 4242, 0.5
+    w_in = rng.normal(scale=0.5, size=(vocabulary_size, dim)).astype(np.float32)
+    w_out = rng.normal(scale=0.5, size=(vocabulary_size, dim)).astype(np.float32)
+    reference_in, reference_out = w_in.astype(np.float64), w_out.astype(np.float64)
+    tokens = np.array([3, 7], dtype=np.int32)
+    sampler = word2vec.NegativeSampler.from_counts(np.arange(1, vocabulary_size + 1))
+    word2vec._train_chunk(tokens, np.array([2], dtype=np.int64), 0, 1, w_in, w_out, sampler.keep, sampler.alias,
+                          np.ones(vocabulary_size), 1, negative, True, alpha, alpha, seed,
+                          word2vec._SIGMOID_TABLE, word2vec._LOG_SIGMOID_TABLE)
+
+    state = np.uint64(seed)
+    for _ in tokens:
+        state = word2vec._next_random(state)
+    for centre, context in [(0, 1), (1, 0)]:
+        state = word2vec._next_random(state)  # the window size draw (window 1: always 1)
+        negatives = []
+        for _ in range(negative):
+            drawn, state = word2vec._draw_negative(sampler.keep, sampler.alias, state)
+            if drawn != tokens[centre]:
+                negatives.append(drawn)
+        assert len(set(negatives)) == len(negatives) == negative
+        word2vec.sgns_step(reference_in, reference_out, tokens[context], tokens[centre], negatives, alpha)
+    np.testing.assert_allclose(w_in, reference_in, atol=2e-3)
+    np.testing.assert_allclose(w_out, reference_out, atol=2e-3)
+    # Negative control: the steps moved the vectors far more than that tolerance.
+    before = np.random.default_rng(12).normal(scale=0.5, size=(vocabulary_size, dim)).astype(np.float32)
+    assert np.abs(reference_in - before).max() > 0.05

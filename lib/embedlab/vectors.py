@@ -123,6 +123,10 @@ class WordVectors:
         kv.add_vectors(self.words, self.vectors)
         return kv
 
+    def save_word2vec_format(self, path, binary: bool = False) -> None:
+        """Write the vectors in the word2vec C tool's format (text by default), via gensim."""
+        self.to_gensim().save_word2vec_format(str(path), binary=binary)
+
     @classmethod
     def from_gensim(cls, keyed_vectors) -> WordVectors:
         """Wrap a :class:`gensim.models.KeyedVectors` (e.g. ``model.wv`` of a gensim Word2Vec)."""

@@ -353,6 +353,23 @@ def sgns_loss_and_gradients(center, context, negatives):
     return float(loss), grad_center, grad_context, grad_negatives
 
 
+def sgns_step(w_in, w_out, input_word: int, output_word: int, negatives, alpha: float) -> float:
+    """One explicit SGD step of skip-gram with negative sampling, in place; returns the loss.
+
+    The reference the compiled trainer is tested against: v = w_in[input_word] scores the
+    real output word and the ``negatives``, and every vector moves against its gradient,
+    v ← v − α ∂L/∂v (gradients from :func:`sgns_loss_and_gradients`, all taken before any
+    vector changes). Book: Chapter 2, "The loss".
+    """
+    negatives = np.asarray(negatives, dtype=int)
+    loss, grad_input, grad_output, grad_negatives = sgns_loss_and_gradients(
+        w_in[input_word], w_out[output_word], w_out[negatives].reshape(len(negatives), w_out.shape[1]))
+    w_in[input_word] -= alpha * grad_input
+    w_out[output_word] -= alpha * grad_output
+    np.subtract.at(w_out, negatives, alpha * grad_negatives)
+    return loss
+
+
 def cbow_loss_and_gradients(contexts, center, negatives):
     """CBOW negative-sampling loss: predict the centre from the mean of its context vectors.
 
@@ -562,6 +579,14 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
     ``workers`` threads update the shared matrices without locks, like the C tool and gensim:
     with ``workers=1`` a run is exactly reproducible from ``seed``; with more threads it is
     faster but the order of updates, and so the last digits, vary from run to run.
+
+    Why numba: training is a long sequence of tiny updates (1 + k dot products of d numbers
+    per pair, each changing the vectors the next pair reads). NumPy or PyTorch would pay
+    their per-call overhead, microseconds, for each of these nanosecond-sized steps, or
+    change the algorithm by batching; numba compiles the same loop the C tool runs to
+    machine code and releases the GIL, so threads run it in parallel.
+    Returns :class:`TrainedWordVectors`: nearest neighbours, ``to_gensim()`` and
+    ``save_word2vec_format()`` come from :class:`~embedlab.vectors.WordVectors`.
     Book: Chapter 2, "Training on real text".
     """
     if not corpus:
