@@ -4,7 +4,7 @@ Skip-gram, 100 dimensions, window 5, 5 negatives, min count 5, 5 epochs, subsamp
 2 worker threads each. Prints, from one run: training time, words per second (corpus words ×
 epochs / training time; vocabulary building is not timed for either), analogy accuracy on
 the Google set (questions in vocabulary), WordSim-353 Spearman, and the speed ratio.
-Both models are scored by gensim's evaluators, so the quality numbers are comparable.
+Both models are scored the same way, so the quality numbers are comparable.
 Each trainer runs ``--repeats`` times, alternating, and the fastest run of each counts
 (timings on a shared 2-core machine vary by ±20% from run to run); quality is the mean
 over the runs, each with its own seed.
@@ -18,13 +18,15 @@ import time
 import numpy as np
 from gensim.models import Word2Vec
 
-from embedlab import data, word2vec
+from embedlab import analogy, data, word2vec
+from embedlab.vectors import WordVectors
 
 
-def quality(keyed_vectors):
-    analogy_accuracy, _ = keyed_vectors.evaluate_word_analogies(str(data.google_analogies_path()))
-    _, spearman, _ = keyed_vectors.evaluate_word_pairs(str(data.wordsim353_path()))
-    return analogy_accuracy, spearman.statistic
+def quality(vectors):
+    """Analogy accuracy (questions in vocabulary) and WordSim-353 Spearman; embedlab.analogy
+    gives gensim's evaluators' answers (tested), in a fraction of the time."""
+    accuracy = analogy.evaluate_analogies(vectors, data.google_analogies_path(), restrict_vocab=None).accuracy
+    return accuracy, analogy.evaluate_word_pairs(vectors, data.wordsim353_path()).spearman
 
 
 def main():
@@ -44,7 +46,7 @@ def main():
     for seed in range(1, args.repeats + 1):
         ours = word2vec.train(sentences, sg=True, seed=seed, progress_bar=False, **options)
         ours_seconds.append(ours.history.seconds)
-        ours_quality.append(quality(ours.to_gensim()))
+        ours_quality.append(quality(ours))
 
         gensim = Word2Vec(sg=1, vector_size=100, window=5, negative=5, min_count=5, sample=1e-3,
                           workers=args.workers, seed=seed)
@@ -52,7 +54,7 @@ def main():
         started = time.perf_counter()
         gensim.train(sentences, total_examples=gensim.corpus_count, epochs=args.epochs)
         gensim_seconds.append(time.perf_counter() - started)
-        gensim_quality.append(quality(gensim.wv))
+        gensim_quality.append(quality(WordVectors.from_gensim(gensim.wv)))
 
     ours_seconds, gensim_seconds = min(ours_seconds), min(gensim_seconds)
     ours_wps, gensim_wps = n_words * args.epochs / ours_seconds, n_words * args.epochs / gensim_seconds

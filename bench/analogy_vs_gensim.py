@@ -1,0 +1,121 @@
+"""The Google analogy benchmark on GloVe: embedlab.analogy.evaluate_analogies vs gensim's evaluate_word_analogies.
+
+Both answer every question of questions-words.txt with 3CosAdd, searching the first
+``--restrict-vocab`` GloVe words. Prints, from one run: gensim's time, ours, and the time of the
+float32 matrix product of all in-vocabulary question vectors with the unit vectors of those
+words, the floor for exact search (every question scored against every word); then whether
+both found the same correct answers, section by section. gensim runs with whichever BLAS
+thread setting is faster for it on this machine (see fastest_gensim_threads).
+
+    python bench/analogy_vs_gensim.py                          # 300,000 words: gensim takes minutes
+    python bench/analogy_vs_gensim.py --restrict-vocab 30000   # a quick check
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from embedlab import analogy, data
+
+
+def seconds(run) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = run()
+    return time.perf_counter() - start, result
+
+
+def matmul_floor(glove, path, restrict_vocab: int) -> float:
+    """Seconds for the product (questions × d) @ (d × words) in float32, with BLAS's own threads,
+    in batches that hold as many scores as evaluate_analogies holds (all at once would need
+    23 GB at 300,000 words). Best of two runs."""
+    rows = analogy._first_rows(word.upper() for word in glove.words[:restrict_vocab])
+    questions = [q for _, section in analogy.read_analogies(path) for q in section]
+    question_rows = np.array([[rows[w.upper()] for w in q] for q in questions if all(w.upper() in rows for w in q)])
+    unit = glove.unit_vectors[:restrict_vocab]
+    queries = unit[question_rows[:, 1]] - unit[question_rows[:, 0]] + unit[question_rows[:, 2]]
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    vocabulary = np.ascontiguousarray(unit.T)
+    batch_size = max(1, analogy._SCORES_PER_THREAD * analogy._THREADS // len(unit))  # the same memory as ours
+    scores = np.ones((batch_size, len(unit)), dtype=np.float32)  # written once, so no page faults are timed
+
+    def product():
+        for start in range(0, len(queries), batch_size):
+            batch = queries[start : start + batch_size]
+            np.matmul(batch, vocabulary, out=scores[: len(batch)])
+
+    return min(seconds(product)[0] for _ in range(2))
+
+
+def fastest_gensim_threads(keyed_vectors, path, restrict_vocab: int):
+    """gensim answers each question with one matrix-vector product. Whether a second BLAS thread
+    helps depends on the machine (on a busy 2-core one it can be many times slower), so time
+    both settings on every 40th question and let gensim run with the faster: ``None`` (BLAS's
+    default) or 1. Returns the setting and both times."""
+    lines = []
+    for name, questions in analogy.read_analogies(path):
+        lines += [f": {name}", *(" ".join(q) for q in questions[::40])]
+    keyed_vectors.fill_norms()  # computed once, on first use; not part of either sample
+    times = {}
+    with tempfile.TemporaryDirectory() as folder:
+        sample = Path(folder) / "sample.txt"
+        sample.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        for threads in (None, 1):
+            with threadpool_limits(threads):
+                times[threads] = seconds(lambda: keyed_vectors.evaluate_word_analogies(str(sample), restrict_vocab))[0]
+    return min(times, key=times.get), times
+
+
+def same_answers(ours, gensim_sections) -> bool:
+    """Every section, and gensim's "Total accuracy", has the same correct and incorrect questions."""
+    ours_sections = [*ours.sections, ours.total]
+    if len(ours_sections) != len(gensim_sections):
+        return False
+
+    def upper(questions):  # gensim keeps questions upper-cased
+        return [tuple(word.upper() for word in q) for q in questions]
+
+    return all(
+        mine.name == theirs["section"]
+        and upper(mine.correct) == theirs["correct"]
+        and upper(mine.incorrect) == theirs["incorrect"]
+        for mine, theirs in zip(ours_sections, gensim_sections)
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--restrict-vocab", type=int, default=300_000, help="words searched (default 300000)")
+    restrict_vocab = parser.parse_args().restrict_vocab
+    glove = data.load_glove()
+    path = data.google_analogies_path()
+    keyed_vectors = glove.to_gensim()
+
+    floor_s = matmul_floor(glove, path, restrict_vocab)
+    ours_s, ours = min((seconds(lambda: analogy.evaluate_analogies(glove, path, restrict_vocab)) for _ in range(2)),
+                       key=lambda timed: timed[0])
+    threads, sample_s = fastest_gensim_threads(keyed_vectors, path, restrict_vocab)
+    with threadpool_limits(threads):
+        gensim_s, (_, gensim_sections) = seconds(
+            lambda: keyed_vectors.evaluate_word_analogies(str(path), restrict_vocab))
+    identical = same_answers(ours, gensim_sections)
+
+    answered = len(ours.total.correct) + len(ours.total.incorrect)
+    print(f"{answered:,} of {ours.n_questions:,} questions in the first {restrict_vocab:,} words; "
+          f"accuracy {ours.accuracy:.4f} (semantic {ours.semantic.accuracy:.4f}, syntactic {ours.syntactic.accuracy:.4f})")
+    print(f"gensim on every 40th question: {sample_s[None]:.2f} s with BLAS's default threads, "
+          f"{sample_s[1]:.2f} s with 1 thread; timed with {'1 thread' if threads == 1 else 'the default'}")
+    print(f"gensim evaluate_word_analogies: {gensim_s:8.2f} s")
+    print(f"embedlab evaluate_analogies:    {ours_s:8.2f} s (best of 2)")
+    print(f"float32 matrix product floor:   {floor_s:8.2f} s (best of 2)")
+    print(f"same correct and incorrect questions in all {len(gensim_sections)} sections (with the total): {identical}")
+    print(f"RESULT restrict_vocab={restrict_vocab} gensim_s={gensim_s:.2f} ours_s={ours_s:.2f} "
+          f"matmul_floor_s={floor_s:.2f} speedup={gensim_s / ours_s:.1f} floor_ratio={ours_s / floor_s:.2f} "
+          f"identical={identical}")
+
+
+if __name__ == "__main__":
+    main()
