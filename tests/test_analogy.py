@@ -36,8 +36,8 @@ def assert_same_as_gensim(ours, gensim_sections):
 
 
 def gensim_analogies(word_vectors, path, restrict_vocab):
-    # One BLAS thread: gensim does one small matrix-vector product per question, and on two
-    # cores waking a second thread for each costs several times the product itself.
+    # One BLAS thread: gensim does one small matrix-vector product per question, and on a busy
+    # two-core machine waking a second thread for each one made it 7 times slower.
     with threadpool_limits(1):
         return word_vectors.to_gensim().evaluate_word_analogies(str(path), restrict_vocab=restrict_vocab)
 
