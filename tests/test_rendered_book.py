@@ -118,27 +118,27 @@ def _step_right(page, slider):
     page.wait_for_timeout(300)
 
 
+def _picture_changes(control, act) -> bool:
+    """Whether the widget box holding ``control`` looks different after ``act()``."""
+    viewer = _viewer_of(control)
+    viewer.scroll_into_view_if_needed()
+    before = viewer.screenshot()
+    act()
+    return viewer.screenshot() != before
+
+
 def test_moving_a_slider_changes_the_picture(chapter):
     page, off_site, _, _ = chapter
     slider = page.locator(".widget-slider").first
-    viewer = _viewer_of(slider)
-    viewer.scroll_into_view_if_needed()
-    before = viewer.screenshot()
-    _step_right(page, slider)
-    assert viewer.screenshot() != before
+    assert _picture_changes(slider, lambda: _step_right(page, slider))
     assert off_site == []
 
 
 def test_choosing_in_a_dropdown_changes_the_picture(chapter):
     page, off_site, _, _ = chapter
     dropdown = page.locator(".widget-dropdown select").first
-    viewer = _viewer_of(dropdown)
-    viewer.scroll_into_view_if_needed()
-    before = viewer.screenshot()
-    options = dropdown.locator("option").all_inner_texts()
-    dropdown.select_option(options[-1])
-    page.wait_for_timeout(300)
-    assert viewer.screenshot() != before
+    last_option = dropdown.locator("option").all_inner_texts()[-1]
+    assert _picture_changes(dropdown, lambda: (dropdown.select_option(last_option), page.wait_for_timeout(300)))
     assert off_site == []
 
 
