@@ -245,14 +245,13 @@ def download_text8(url: str = TEXT8_URL, md5: str = TEXT8_MD5, size: int = TEXT8
     it, and the Wikipedia sample otherwise. A failed or corrupted download raises an error
     that says so and leaves no file behind.
     """
-    import hashlib as _hashlib
     import urllib.request
 
     destination = text8_path()
     if destination.exists():
         return destination
     partial = destination.with_suffix(".part")
-    digest = _hashlib.md5()
+    digest = hashlib.md5()
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
             if getattr(response, "status", 200) != 200:

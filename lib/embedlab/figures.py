@@ -110,8 +110,10 @@ def bar_chart(labels, values, xlabel: str, ylabel: str, title: str = "", value_f
     return figure
 
 
-def context_window(tokens, centre: int, context: list[int], pairs) -> str:
-    """HTML: the sentence with the centre word and its context words marked, then the pairs."""
+def context_window(tokens, centre: int, context: list[int]) -> str:
+    """HTML: the sentence with the centre word and its context positions marked, then the
+    (centre, context) pairs they make."""
+    pairs = [(tokens[centre], tokens[j]) for j in context]
     spans = []
     for i, token in enumerate(tokens):
         if i == centre:
