@@ -129,6 +129,43 @@ def test_with_the_inputs_allowed_c_is_often_the_answer(glove_small):
     assert winners["expected"] < 0.75 * winners["excluded_expected"]
 
 
+def test_benchmark_with_3cosmul_or_inputs_allowed_equals_solving_each_question(glove_small, tmp_path):
+    """The batched 3CosMul and inputs-allowed benchmarks answer each question as solve() does."""
+    small = glove_small.subset(glove_small.words[:5000])
+    questions = data.google_analogies().iloc[::10]
+    questions = questions[questions[["a", "b", "c", "d"]].isin(small.words).all(axis=1)]
+    lines = [": sample"] + [" ".join(q) for q in questions[["a", "b", "c", "d"]].itertuples(index=False)]
+    path = tmp_path / "sample-questions.txt"
+    path.write_text("\n".join(lines) + "\n")
+    for method, exclude in [("3cosmul", True), ("3cosadd", False), ("3cosmul", False)]:
+        results = analogy.evaluate_analogies(small, path, restrict_vocab=None, method=method, exclude_inputs=exclude)
+        expected = [analogy.Question(*q) for q in questions[["a", "b", "c", "d"]].itertuples(index=False)
+                    if analogy.solve(small, *q[:3], method=method, exclude_inputs=exclude)[0][0] == q[3]]
+        assert results.correct == expected, (method, exclude)
+        assert len(results.total.correct) + len(results.total.incorrect) == len(questions) > 200
+
+
+def test_input_answers_counts_which_word_wins_without_exclusion(glove_small):
+    shares = analogy.input_answers(glove_small, data.google_analogies_path(), restrict_vocab=30_000)
+    assert list(shares.index) == ["a", "b", "c", "another word"]
+    assert shares.sum() == pytest.approx(1.0)
+    assert shares["c"] > 0.4  # the query b̂ − â + ĉ stays near ĉ
+    with_inputs = analogy.evaluate_analogies(glove_small, data.google_analogies_path(), exclude_inputs=False)
+    without = analogy.evaluate_analogies(glove_small, data.google_analogies_path())
+    assert with_inputs.accuracy <= shares["another word"] < without.accuracy + shares["c"]
+
+
+def test_walkthrough_draws_an_exact_parallelogram(glove_small):
+    """PCA is affine, so the projected b − a + c is projected b − projected a + projected c."""
+    walk = analogy.walkthrough(glove_small, "france", "paris", "italy")
+    assert walk.answer == "rome"
+    a, b, c, result, answer = walk.points.values()
+    np.testing.assert_allclose(result, b - a + c, atol=1e-9)
+    assert list(walk.points)[3] == "paris − france + italy"
+    assert walk.similarity == analogy.solve(glove_small, "france", "paris", "italy")[0][1]
+    assert b[0] >= a[0] or b[1] >= a[1]
+
+
 def test_unknown_words_and_options_are_clear_errors(glove_small):
     with pytest.raises(KeyError, match="'kingg' is not in the vocabulary.*close matches: .*king"):
         analogy.solve(glove_small, "man", "kingg", "woman")

@@ -107,6 +107,40 @@ def solve(word_vectors: WordVectors, a: str, b: str, c: str, topn: int = 1, meth
     return [(word_vectors.words[row], round(float(scores[row]), 6)) for row in best]
 
 
+@dataclass(frozen=True)
+class Walkthrough:
+    """The steps of one analogy "a is to b as c is to ?", for a picture (:func:`walkthrough`)."""
+
+    a: str
+    b: str
+    c: str
+    answer: str  # the best word other than a, b and c (3CosAdd)
+    similarity: float  # cos(answer, b̂ − â + ĉ)
+    points: dict  # 2-D points of a, b, c, "b − a + c" and the answer, from a PCA of those five vectors
+
+
+def walkthrough(word_vectors: WordVectors, a: str, b: str, c: str) -> Walkthrough:
+    """Solve "a is to b as c is to ?" with 3CosAdd and place its steps in a plane.
+
+    The five unit vectors â, b̂, ĉ, b̂ − â + ĉ and the answer's are projected onto their two
+    principal axes. A PCA projection is affine, P(x) = (x − μ) V, and the coefficients of
+    b̂ − â + ĉ sum to 1, so P(b̂ − â + ĉ) = P(b̂) − P(â) + P(ĉ): the four points a, b, c and
+    "b − a + c" form an exact parallelogram in the picture, whatever was lost in projection.
+    Book: Chapter 3, "An analogy, step by step".
+    """
+    (answer, similarity), = solve(word_vectors, a, b, c)
+    unit = word_vectors.unit_vectors
+    inputs = unit[[word_vectors.index(w) for w in (a, b, c)]].astype(np.float64)
+    result = inputs[1] - inputs[0] + inputs[2]
+    stacked = np.vstack([inputs, result, unit[word_vectors.index(answer)]])
+    centred = stacked - stacked.mean(axis=0)
+    axes = np.linalg.svd(centred, full_matrices=False)[2][:2]  # (2, d): the two principal axes
+    flat = centred @ axes.T
+    flat *= np.where(flat[1] - flat[0] >= 0, 1, -1)  # b to the right of a, and above it: one orientation
+    labels = (a, b, c, f"{b} − {a} + {c}", answer)
+    return Walkthrough(a, b, c, answer, similarity, dict(zip(labels, flat)))
+
+
 def _offset_queries(unit: np.ndarray, question_rows: np.ndarray) -> np.ndarray:
     """b̂ − â + ĉ scaled to length 1, for each row (a, b, c, ...) of ``question_rows``; ``unit``
     holds the unit vectors.
@@ -254,17 +288,9 @@ def _vocabulary_size(word_vectors: WordVectors, restrict_vocab) -> int:
     return min(restrict_vocab, len(word_vectors))
 
 
-def evaluate_analogies(word_vectors: WordVectors, path, restrict_vocab: int | None = 30_000) -> AnalogyResults:
-    """Answer every question of an analogy file with 3CosAdd and count the right answers, by section.
-
-    Only the first ``restrict_vocab`` words (the most frequent, in GloVe and word2vec files)
-    take part: a question with a word outside them is skipped (see ``coverage``), and answers are
-    searched among them. Words are matched case-insensitively ("Athens" is "athens"), the most
-    frequent spelling winning. A question counts as correct when the best word other than a, b
-    and c is the expected one: d* = argmax_{d ∉ {a, b, c}} cos(d, b̂ − â + ĉ). That is the
-    ``compute-accuracy`` tool of word2vec and gensim's ``evaluate_word_analogies``, whose answers
-    these are, question for question. Book: Chapter 3, "The analogy benchmark".
-    """
+def _questions(word_vectors: WordVectors, path, restrict_vocab):
+    """The file's sections and questions, with the rows of each question's words among the first
+    ``restrict_vocab`` words (-1 for a word outside them), and each row's first spelling's row."""
     vocabulary_size = _vocabulary_size(word_vectors, restrict_vocab)
     sections = read_analogies(path)
     keys = [word.upper() for word in word_vectors.words[:vocabulary_size]]
@@ -273,14 +299,75 @@ def evaluate_analogies(word_vectors: WordVectors, path, restrict_vocab: int | No
     questions = [(i, question) for i, (_, qs) in enumerate(sections) for question in qs]
     rows_of_words = [[rows.get(word.upper(), -1) for word in q] for _, q in questions]  # -1: not in the vocabulary
     question_rows = np.array(rows_of_words, dtype=np.int64).reshape(-1, 4)  # (questions, 4)
+    return vocabulary_size, sections, questions, question_rows, first_row
+
+
+def evaluate_analogies(word_vectors: WordVectors, path, restrict_vocab: int | None = 30_000,
+                       method: str = "3cosadd", exclude_inputs: bool = True) -> AnalogyResults:
+    """Answer every question of an analogy file and count the right answers, by section.
+
+    Only the first ``restrict_vocab`` words (the most frequent, in GloVe and word2vec files)
+    take part: a question with a word outside them is skipped (see ``coverage``), and answers are
+    searched among them. Words are matched case-insensitively ("Athens" is "athens"), the most
+    frequent spelling winning. A question counts as correct when the best word other than a, b
+    and c is the expected one: d* = argmax_{d ∉ {a, b, c}} cos(d, b̂ − â + ĉ). That is the
+    ``compute-accuracy`` tool of word2vec and gensim's ``evaluate_word_analogies``, whose answers
+    these are, question for question.
+
+    ``method="3cosmul"`` scores with 3CosMul instead (:func:`analogy_scores`), and
+    ``exclude_inputs=False`` lets a, b and c be answers (which are then wrong); neither has a
+    gensim counterpart. Book: Chapter 3, "The analogy benchmark".
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown analogy method {method!r}; choose '3cosadd' or '3cosmul'")
+    vocabulary_size, sections, questions, question_rows, first_row = _questions(word_vectors, path, restrict_vocab)
     answerable = np.flatnonzero((question_rows >= 0).all(axis=1))
-    answers = _answer(word_vectors.vectors[:vocabulary_size], question_rows[answerable], first_row)
+    vectors = word_vectors.vectors[:vocabulary_size]
+    if method == "3cosadd" and exclude_inputs:
+        answers = _answer(vectors, question_rows[answerable], first_row)
+    else:
+        answers = _best_rows(vectors, question_rows[answerable], method, exclude_inputs)
     results = [SectionResult(name, [], []) for name, _ in sections]
     for i, answer in zip(answerable.tolist(), answers.tolist()):
         section, question = questions[i]
         is_right = answer >= 0 and first_row[answer] == question_rows[i, 3]
         (results[section].correct if is_right else results[section].incorrect).append(question)
     return AnalogyResults(results, len(questions))
+
+
+def input_answers(word_vectors: WordVectors, path, restrict_vocab: int | None = 30_000,
+                  method: str = "3cosadd") -> pd.Series:
+    """Which word wins when the inputs are not excluded: the share of answered questions whose
+    best-scoring word is a, b, c or another word (right or wrong).
+
+    When a and b are close the offset b̂ − â is short, so b̂ − â + ĉ stays near ĉ: c itself then
+    scores highest. That is why every published analogy score leaves the inputs out.
+    Book: Chapter 3, "Solving analogies".
+    """
+    vocabulary_size, _, _, question_rows, first_row = _questions(word_vectors, path, restrict_vocab)
+    question_rows = question_rows[(question_rows >= 0).all(axis=1)]
+    answers = first_row[_best_rows(word_vectors.vectors[:vocabulary_size], question_rows, method, exclude_inputs=False)]
+    winners = np.select([answers == question_rows[:, i] for i in range(3)], ["a", "b", "c"], default="another word")
+    return pd.Series(winners).value_counts(normalize=True).reindex(["a", "b", "c", "another word"], fill_value=0.0)
+
+
+def _best_rows(vectors: np.ndarray, question_rows: np.ndarray, method: str, exclude_inputs: bool,
+               batch_size: int = 512) -> np.ndarray:
+    """The best-scoring row for each question (a, b, c, ...) by ``method``, in plain batched
+    NumPy: a matrix product per batch (three for 3CosMul), then an argmax."""
+    unit = representation.normalize(np.ascontiguousarray(vectors, dtype=np.float32))
+    answers = np.empty(len(question_rows), dtype=np.int64)
+    for start in range(0, len(question_rows), batch_size):
+        rows = question_rows[start:start + batch_size]
+        if method == "3cosadd":
+            scores = _offset_queries(unit, rows) @ unit.T  # (batch, words)
+        else:
+            cos_a, cos_b, cos_c = ((1 + unit[rows[:, i]] @ unit.T) / 2 for i in range(3))
+            scores = cos_b * cos_c / (cos_a + COSMUL_EPSILON)
+        if exclude_inputs:
+            scores[np.arange(len(rows))[:, None], rows[:, :3]] = -np.inf
+        answers[start:start + batch_size] = scores.argmax(axis=1)
+    return answers
 
 
 def _answer(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.ndarray) -> np.ndarray:

@@ -174,3 +174,48 @@ def grouped_bars(groups, series: dict, xlabel: str, ylabel: str, title: str = ""
     ax.legend(fontsize=8.5, frameon=False)
     figure.tight_layout()
     return figure
+
+
+def analogy_steps(walk, step: int, figsize=(6.4, 4.2)):
+    """The analogy of an :class:`embedlab.analogy.Walkthrough` drawn up to ``step``:
+    1 the words a and b, 2 the offset b − a, 3 the same offset added to c, 4 the nearest word.
+
+    The axes are those of all five points at every step, so the picture does not jump.
+    """
+    labels = list(walk.points)
+    a, b, c, result, answer = (np.asarray(walk.points[label]) for label in labels)
+    figure, ax = plt.subplots(figsize=figsize)
+    everything = np.array([a, b, c, result, answer])
+    low, high = everything.min(axis=0), everything.max(axis=0)
+    margin = 0.25 * (high - low).max()
+    ax.set_xlim(low[0] - margin, high[0] + margin)
+    ax.set_ylim(low[1] - margin, high[1] + margin)
+    arrow = dict(arrowstyle="-|>", lw=2, mutation_scale=16)
+
+    def word(point, text, colour, below=False, **style):
+        ax.scatter(*point, s=60, color=colour, zorder=3, **style)
+        ax.annotate(text, point, xytext=(6, -16 if below else 6), textcoords="offset points", fontsize=11, color=colour)
+
+    word(a, walk.a, PALETTE[0])
+    word(b, walk.b, PALETTE[0])
+    if step >= 2:
+        ax.annotate("", b, a, arrowprops=dict(arrow, color=PALETTE[1]))
+        ax.annotate(f"{walk.b} − {walk.a}", (a + b) / 2, xytext=(0, -14), textcoords="offset points",
+                    fontsize=9, color=PALETTE[1], ha="center")
+    if step >= 3:
+        word(c, walk.c, PALETTE[2])
+        ax.annotate("", result, c, arrowprops=dict(arrow, color=PALETTE[1]))
+        for start, end in ((a, c), (b, result)):
+            ax.plot(*np.array([start, end]).T, ls=":", color="grey")
+        word(result, labels[3], PALETTE[3], marker="x")
+    if step >= 4:
+        word(answer, f"{walk.answer} (cos {walk.similarity:.2f})", PALETTE[4], below=True, marker="*")
+        ax.plot(*np.array([result, answer]).T, ls="--", color=PALETTE[4])
+    titles = {1: f"1. {walk.a} and {walk.b}", 2: f"2. the offset {walk.b} − {walk.a}",
+              3: f"3. the same offset from {walk.c}", 4: f"4. the nearest word: {walk.answer}"}
+    ax.set_title(titles[step], fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_aspect("equal", adjustable="box")
+    figure.tight_layout()
+    return figure
