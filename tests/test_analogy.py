@@ -400,3 +400,14 @@ def test_bias_inputs_are_checked(glove_small):
         analogy.bias_direction(glove_small, pairs=[])
     with pytest.raises(KeyError, match="'gal' is not in the vocabulary"):
         analogy.bias_direction(glove_small)  # "gal" is rarer than the 20,000th word
+
+
+def test_hard_debias_neutralizes_occupations_and_keeps_gendered_words(glove):
+    direction = analogy.bias_direction(glove)
+    debiased = analogy.hard_debias(glove, direction)
+    after = analogy.project(debiased, ["nurse", "engineer", "babysitter", "she", "queen"], direction)
+    assert max(abs(after[w]) for w in ["nurse", "engineer", "babysitter"]) < 1e-6
+    assert after["she"] > 0.2 and after["queen"] > 0.05  # gender-specific words keep their side
+    assert debiased.similarity("babysitter", "grandmother") == pytest.approx(
+        debiased.similarity("babysitter", "grandfather"), abs=1e-6)
+    assert debiased.similarity("cup", "coffee") == pytest.approx(glove.similarity("cup", "coffee"), abs=0.01)  # changes little

@@ -5,6 +5,7 @@ One module per idea, named after what it teaches:
 - :mod:`embedlab.representation`: one-hot and dense vectors, cosine similarity, projections (Ch. 1)
 - :mod:`embedlab.word2vec`: skip-gram and CBOW with negative sampling, and a fast trainer (Ch. 2)
 - :mod:`embedlab.analogy`: analogies, word-similarity benchmarks, bias directions and debiasing (Ch. 3)
+- :mod:`embedlab.pmi`: PMI matrices and their SVD, the count-based twin of Word2Vec (Ch. 3)
 - :mod:`embedlab.vectors`: :class:`~embedlab.vectors.WordVectors`, the type every chapter shares
 - :mod:`embedlab.data`: loaders for the real, offline data
 - :mod:`embedlab.widgets`: controls that keep working in the static book (no kernel)

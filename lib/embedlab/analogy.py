@@ -361,9 +361,14 @@ def _best_rows(vectors: np.ndarray, question_rows: np.ndarray, method: str, excl
         rows = question_rows[start:start + batch_size]
         if method == "3cosadd":
             scores = _offset_queries(unit, rows) @ unit.T  # (batch, words)
-        else:
-            cos_a, cos_b, cos_c = ((1 + unit[rows[:, i]] @ unit.T) / 2 for i in range(3))
-            scores = cos_b * cos_c / (cos_a + COSMUL_EPSILON)
+        else:  # cos′ = (1 + cos) / 2, computed in place: three (batch, words) arrays, no temporaries
+            cos_a, cos_b, cos_c = (unit[rows[:, i]] @ unit.T for i in range(3))
+            for cos in (cos_a, cos_b, cos_c):
+                cos += 1
+                cos *= 0.5
+            cos_a += COSMUL_EPSILON
+            scores = np.multiply(cos_b, cos_c, out=cos_b)
+            scores /= cos_a
         if exclude_inputs:
             scores[np.arange(len(rows))[:, None], rows[:, :3]] = -np.inf
         answers[start:start + batch_size] = scores.argmax(axis=1)
@@ -598,3 +603,39 @@ def equalize(word_vectors: WordVectors, direction, pairs) -> WordVectors:
             z = -z
         unit[row1], unit[row2] = shared + z * g, shared - z * g
     return WordVectors(word_vectors.words, unit)
+
+
+#: Words whose gender is part of their meaning, kept out of neutralisation. Bolukbasi et al. (2016)
+#: started from 218 such words and grew the list with a classifier; ours is written by hand.
+GENDER_SPECIFIC = frozenset("""
+he she him her his hers himself herself man woman men women boy girl boys girls guy gal guys gals
+father mother fathers mothers son daughter sons daughters brother sister brothers sisters
+uncle aunt uncles aunts nephew niece nephews nieces husband wife husbands wives
+king queen kings queens prince princess princes princesses duke duchess emperor empress
+grandfather grandmother grandson granddaughter grandsons granddaughters grandpa grandma
+dad mom mum dads moms daddy mommy sir madam lady ladies gentleman gentlemen lord mr mrs ms
+male female males females masculine feminine manhood womanhood boyfriend girlfriend groom bride
+stepfather stepmother stepson stepdaughter godfather godmother monk nun monks nuns
+actor actress actors actresses waiter waitress heir heiress widow widower schoolboy schoolgirl
+policeman policewoman spokesman spokeswoman chairman chairwoman businessman businesswoman
+fraternity sorority paternity maternity john mary
+""".split())
+
+#: Pairs equalised after neutralisation: the definitional pairs and a few family and role words.
+EQUALIZE_PAIRS = GENDER_PAIRS + (
+    ("queen", "king"), ("wife", "husband"), ("sister", "brother"), ("aunt", "uncle"), ("niece", "nephew"),
+    ("grandmother", "grandfather"), ("actress", "actor"), ("princess", "prince"),
+)
+
+
+def hard_debias(word_vectors: WordVectors, direction, restrict_vocab: int = 100_000,
+                gender_specific=GENDER_SPECIFIC, pairs=EQUALIZE_PAIRS) -> WordVectors:
+    """Hard debiasing (Bolukbasi et al. 2016): :func:`neutralize` every word among the first
+    ``restrict_vocab`` except the ``gender_specific`` ones, then :func:`equalize` the ``pairs``.
+
+    Returns unit vectors for every word. It removes what the direction measures, not every trace
+    of bias: words once associated with one gender still cluster together (Gonen & Goldberg 2019).
+    Book: Chapter 3, "Hard debiasing".
+    """
+    neutral = [word for word in word_vectors.words[:restrict_vocab] if word not in gender_specific]
+    return equalize(neutralize(word_vectors, direction, neutral), direction, pairs)

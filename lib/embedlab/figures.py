@@ -219,3 +219,19 @@ def analogy_steps(walk, step: int, figsize=(6.4, 4.2)):
     ax.set_aspect("equal", adjustable="box")
     figure.tight_layout()
     return figure
+
+
+def scatter(x, y, xlabel: str, ylabel: str, title: str = "", diagonal: bool = False, figsize=(5.6, 4)):
+    """Translucent points (x, y), with the line y = x when ``diagonal``."""
+    figure, ax = plt.subplots(figsize=figsize)
+    ax.scatter(x, y, s=4, alpha=0.25, color=PALETTE[0], linewidths=0)
+    if diagonal:
+        low, high = min(np.min(x), np.min(y)), max(np.max(x), np.max(y))
+        ax.plot([low, high], [low, high], color=PALETTE[4], lw=1, label="y = x")
+        ax.legend(fontsize=8.5, frameon=False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
