@@ -1,0 +1,421 @@
+"""Chapter 5, "Matryoshka embeddings": one vector whose prefixes are also good embeddings, what
+that saves in storage and search time, and how to train it (Kusupati et al. 2022, "Matryoshka
+Representation Learning").
+
+The pieces, in the order the chapter builds them:
+
+1. truncation and the Matryoshka loss (:func:`truncate`, :func:`matryoshka_loss`), equal in
+   value and gradient to sentence-transformers' ``MatryoshkaLoss`` around
+   ``MultipleNegativesRankingLoss``;
+2. storage arithmetic and quantisation (:func:`storage_bytes`, :func:`fit_int8`,
+   :func:`binary_codes`, :func:`hamming_distances`);
+3. search: exact, two-stage (a short prefix to shortlist, the full vector to rescore) and a
+   latency measurement for the chapter's calculator (:func:`exact_search`,
+   :func:`two_stage_search`, :func:`search_latency`);
+4. a projection head on frozen all-MiniLM-L6-v2 embeddings, trained with or without the
+   Matryoshka loss, and quality at every prefix (:class:`ProjectionHead`, :func:`train_head`,
+   :func:`project`, :func:`prefix_report`, :func:`pca_embeddings`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from embedlab import contrastive
+
+# ----------------------------------------------------------------------------------------
+# 1. Truncation and the Matryoshka loss
+
+
+def _check_dim(dim, full_dim: int) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 1 <= dim <= full_dim:
+        raise ValueError(f"dim must be an integer between 1 and the full dimension {full_dim}, got {dim!r}")
+    return int(dim)
+
+
+def truncate(embeddings, dim: int):
+    """The first ``dim`` coordinates of each embedding, scaled back to length 1.
+
+    For a row e of (n, D) embeddings, truncate(e, m) = e[:m] / ‖e[:m]‖: the (n, m) prefix a
+    Matryoshka model is trained to make useful on its own (Kusupati et al. 2022). Numpy arrays
+    give numpy arrays (float32 stays float32), torch tensors give differentiable tensors. A row
+    whose prefix is all zeros has no direction and is refused. Book: Chapter 5, "Truncation".
+
+    >>> truncate(np.array([[3.0, 4.0, 12.0]]), 2).tolist()
+    [[0.6, 0.8]]
+    """
+    is_tensor = isinstance(embeddings, torch.Tensor)
+    matrix = embeddings if is_tensor else np.asarray(embeddings)
+    if matrix.ndim != 2:
+        raise ValueError(f"embeddings must be a matrix of row vectors (n, d), got shape {tuple(matrix.shape)}")
+    dim = _check_dim(dim, matrix.shape[1])
+    prefix = matrix[:, :dim]  # (n, m)
+    norms = prefix.norm(dim=1, keepdim=True) if is_tensor else np.linalg.norm(prefix, axis=1, keepdims=True)
+    if bool((norms == 0).any()):
+        row = int((norms == 0).nonzero()[0][0])
+        raise ValueError(f"row {row} is zero in its first {dim} coordinates: it cannot be scaled to length 1")
+    return prefix / norms
+
+
+def matryoshka_loss(queries, keys, dims, weights=None, temperature: float = 0.05, hard_negatives=None) -> torch.Tensor:
+    """The Matryoshka loss: InfoNCE at several prefix lengths at once, weighted and summed.
+
+    With q_i, k_i the (B, D) query and key embeddings, m ∈ ``dims`` the prefix lengths and w_m
+    their ``weights`` (1 each by default),
+
+        L = Σ_m w_m · InfoNCE(normalize(q[:, :m]), normalize(k[:, :m])),
+
+    each term being :func:`embedlab.contrastive.info_nce` with temperature τ: keys[i] is the
+    positive of queries[i], the other keys its in-batch negatives, and ``hard_negatives`` (B, d)
+    or (B, h, d) are truncated the same way and seen by every query. Because the first m
+    coordinates must work alone, the model learns to put what matters most first
+    (Kusupati et al. 2022, "Matryoshka Representation Learning"). This is sentence-transformers'
+    ``MatryoshkaLoss(model, MultipleNegativesRankingLoss(model, scale=1/τ), dims, weights)``.
+    Returns a differentiable scalar tensor. Book: Chapter 5, "The Matryoshka loss".
+    """
+    queries, keys = contrastive._as_matrix(queries, "queries"), contrastive._as_matrix(keys, "keys")
+    dims = list(dims)
+    weights = [1.0] * len(dims) if weights is None else list(weights)
+    if not dims:
+        raise ValueError("dims is empty: give at least one prefix length")
+    if len(weights) != len(dims):
+        raise ValueError(f"{len(weights)} weights for {len(dims)} dims: give one weight per prefix length")
+    negatives = hard_negatives
+    if negatives is not None and not isinstance(negatives, torch.Tensor):
+        negatives = torch.as_tensor(np.asarray(negatives, dtype=np.float32))
+    loss = 0.0
+    for dim, weight in zip(dims, weights):
+        dim = _check_dim(dim, queries.shape[1])
+        # info_nce normalises rows itself, so the prefixes need no separate normalisation here.
+        loss = loss + weight * contrastive.info_nce(queries[:, :dim], keys[:, :dim], temperature,
+                                                    None if negatives is None else negatives[..., :dim])
+    return loss
+
+
+# ----------------------------------------------------------------------------------------
+# 2. Storage and quantisation
+
+#: Bytes per coordinate of each storage type; binary keeps one bit.
+BYTES_PER_COORDINATE = {"float32": 4.0, "float16": 2.0, "int8": 1.0, "binary": 1 / 8}
+
+
+def storage_bytes(n_vectors: int, dim: int, dtype: str = "float32") -> int:
+    """Bytes to store ``n_vectors`` vectors of ``dim`` coordinates: n · d · bytes per coordinate.
+
+    ``dtype`` is one of float32 (4 bytes), float16 (2), int8 (1) or binary (1 bit, each vector
+    padded to whole bytes: n · ⌈d/8⌉). One million 1536-d float32 vectors take 6.144e9 bytes
+    (6.1 GB); their 256-d prefixes take 1.024e9 (1.0 GB), 83% less. Book: Chapter 5,
+    "What a dimension costs".
+
+    >>> storage_bytes(1_000_000, 1536), storage_bytes(1_000_000, 256)
+    (6144000000, 1024000000)
+    """
+    if dtype not in BYTES_PER_COORDINATE:
+        raise ValueError(f"dtype must be one of {sorted(BYTES_PER_COORDINATE)}, got {dtype!r}")
+    if n_vectors < 0 or dim < 1:
+        raise ValueError(f"need n_vectors >= 0 and dim >= 1, got n_vectors={n_vectors}, dim={dim}")
+    if dtype == "binary":
+        return int(n_vectors) * -(-int(dim) // 8)
+    return int(n_vectors * dim * BYTES_PER_COORDINATE[dtype])
+
+
+@dataclass(frozen=True)
+class Int8Quantizer:
+    """Symmetric int8 quantisation with one scale per dimension: x_j ≈ s_j · c_j, c_j ∈ −127 … 127."""
+
+    scale: np.ndarray  # (d,): s_j = max |x_j| over the calibration data / 127
+
+    def quantize(self, embeddings) -> np.ndarray:
+        """Codes c = clip(round(x / s), −127, 127), int8 (n, d); values beyond the calibration
+        range are clipped."""
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if embeddings.ndim != 2 or embeddings.shape[1] != len(self.scale):
+            raise ValueError(f"embeddings must have shape (n, {len(self.scale)}), got {embeddings.shape}")
+        return np.clip(np.rint(embeddings / self.scale), -127, 127).astype(np.int8)
+
+    def dequantize(self, codes) -> np.ndarray:
+        """s · c, float32 (n, d): the vectors the codes stand for."""
+        return np.asarray(codes, dtype=np.float32) * self.scale
+
+    def scores(self, queries, codes) -> np.ndarray:
+        """Dot products q · (s ⊙ c) of float queries (n_q, d) with the stored codes (n, d),
+        computed as (q ⊙ s) · c so that the codes are never expanded: (n_q, n)."""
+        queries = np.asarray(queries, dtype=np.float32)
+        return (queries * self.scale) @ np.asarray(codes, dtype=np.float32).T
+
+
+def fit_int8(calibration) -> Int8Quantizer:
+    """An :class:`Int8Quantizer` whose scale per dimension covers the calibration data:
+    s_j = max_i |x_ij| / 127 (a dimension that is 0 everywhere gets scale 1).
+    Book: Chapter 5, "Quantisation"."""
+    calibration = np.asarray(calibration, dtype=np.float32)
+    if calibration.ndim != 2 or len(calibration) == 0:
+        raise ValueError(f"calibration must be a non-empty matrix of row vectors (n, d), got shape {calibration.shape}")
+    largest = np.abs(calibration).max(axis=0)  # (d,)
+    return Int8Quantizer(np.where(largest > 0, largest / 127, 1.0).astype(np.float32))
+
+
+def binary_codes(embeddings) -> np.ndarray:
+    """One bit per coordinate, 1 where it is positive, packed 8 to a byte: uint8 (n, ⌈d/8⌉).
+
+    The sign vector b = sign(x) ∈ {−1, +1}^d keeps each coordinate's side of zero and nothing
+    else, 32 times less than float32. Book: Chapter 5, "Quantisation".
+
+    >>> binary_codes(np.array([[0.5, -1.0, 2.0, 0.0, 1.0, 1.0, -3.0, 1.0, 9.0]])).tolist()
+    [[173, 128]]
+    """
+    embeddings = np.asarray(embeddings)
+    if embeddings.ndim != 2:
+        raise ValueError(f"embeddings must be a matrix of row vectors (n, d), got shape {embeddings.shape}")
+    return np.packbits(embeddings > 0, axis=1)
+
+
+def hamming_distances(query_codes, codes) -> np.ndarray:
+    """Number of differing bits between every query code and every stored code: (n_q, n).
+
+    For sign vectors of d coordinates, the dot product is b_q · b = d − 2 · Hamming(b_q, b), so
+    ranking by smallest Hamming distance is ranking by largest dot product of the signs.
+    Book: Chapter 5, "Quantisation".
+    """
+    query_codes, codes = np.asarray(query_codes, dtype=np.uint8), np.asarray(codes, dtype=np.uint8)
+    if query_codes.ndim != 2 or codes.ndim != 2 or query_codes.shape[1] != codes.shape[1]:
+        raise ValueError(f"codes must be packed bits of the same width, got {query_codes.shape} and {codes.shape}")
+    return np.bitwise_count(query_codes[:, None, :] ^ codes[None, :, :]).sum(axis=2, dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------------------
+# 3. Search
+
+
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and scores of each row's k largest scores, best first (ties: lower index first)."""
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (n_q, k), unordered
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.lexsort((top, -top_scores), axis=1)
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
+
+
+def _as_float32_matrix(x, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a vector or a matrix of row vectors (n, d), got shape {x.shape}")
+    return x
+
+
+def exact_search(queries, index, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force maximum inner product search: the ``k`` rows of ``index`` (n, d) with the
+    largest q · x for each query (n_q, d), as (indices, scores), both (n_q, k), best first.
+    With unit-length vectors this is cosine similarity. Book: Chapter 5, "Two-stage search".
+    """
+    queries, index = _as_float32_matrix(queries, "queries"), _as_float32_matrix(index, "index")
+    if queries.shape[1] != index.shape[1]:
+        raise ValueError(f"dimension mismatch: queries have {queries.shape[1]} dimensions, the index {index.shape[1]}")
+    if not 1 <= k <= len(index):
+        raise ValueError(f"k must be between 1 and the number of indexed vectors ({len(index)}), got {k}")
+    return _top_k(queries @ index.T, k)  # scores (n_q, n)
+
+
+def two_stage_search(queries, index_full, shortlist_dim: int, shortlist_size: int, k: int,
+                     truncated_index=None) -> tuple[np.ndarray, np.ndarray]:
+    """Matryoshka search: shortlist with the first ``shortlist_dim`` coordinates, rescore with all.
+
+    Stage 1 scores every indexed vector with the renormalised prefixes (cosine over m
+    coordinates: one (n_q, m) × (m, n) product, m/D of the full work) and keeps the
+    ``shortlist_size`` best by ``argpartition``; stage 2 computes the full-dimension inner
+    products q · x of the shortlist only and returns its ``k`` best as (indices, scores), both
+    (n_q, k), best first: the "adaptive retrieval" of Kusupati et al. 2022. ``index_full`` (n, D)
+    should hold unit-length vectors. ``truncated_index``, :func:`truncate` (index_full,
+    shortlist_dim), is what a deployed index stores beside the full vectors; computed here when
+    not given. With shortlist_size = n this is exactly :func:`exact_search`.
+    Book: Chapter 5, "Two-stage search".
+    """
+    queries, index_full = _as_float32_matrix(queries, "queries"), _as_float32_matrix(index_full, "index_full")
+    n, full_dim = index_full.shape
+    if queries.shape[1] != full_dim:
+        raise ValueError(f"dimension mismatch: queries have {queries.shape[1]} dimensions, the index {full_dim}")
+    shortlist_dim = _check_dim(shortlist_dim, full_dim)
+    if not 1 <= k <= shortlist_size <= n:
+        raise ValueError(f"need 1 <= k <= shortlist_size <= number of indexed vectors ({n}), "
+                         f"got k={k}, shortlist_size={shortlist_size}")
+    if truncated_index is None:
+        truncated_index = truncate(index_full, shortlist_dim)
+    elif truncated_index.shape != (n, shortlist_dim):
+        raise ValueError(f"truncated_index must have shape {(n, shortlist_dim)}, got {truncated_index.shape}")
+    short_scores = truncate(queries, shortlist_dim) @ truncated_index.T  # (n_q, n)
+    if shortlist_size < n:
+        shortlist = np.argpartition(-short_scores, shortlist_size - 1, axis=1)[:, :shortlist_size]  # (n_q, s)
+    else:
+        shortlist = np.broadcast_to(np.arange(n), (len(queries), n))
+    full_scores = np.einsum("qd,qsd->qs", queries, index_full[shortlist])  # (n_q, s)
+    positions, scores = _top_k(full_scores, k)
+    return np.take_along_axis(shortlist, positions, axis=1), scores
+
+
+@dataclass(frozen=True)
+class Latency:
+    """What :func:`search_latency` measured: milliseconds per query of brute-force search."""
+
+    n_vectors: int
+    dim: int
+    batch_size: int
+    ms_per_query: float
+
+    @property
+    def ns_per_coordinate(self) -> float:
+        """ms_per_query / (n · d) in nanoseconds: the rate a linear extrapolation in n·d uses."""
+        return self.ms_per_query * 1e6 / (self.n_vectors * self.dim)
+
+
+def search_latency(n_vectors: int, dim: int, batch_size: int = 1, n_queries: int = 16, repeats: int = 3,
+                   seed: int = 0) -> Latency:
+    """Measure exact search (:func:`exact_search`, k = 10) over ``n_vectors`` random unit
+    vectors of ``dim`` coordinates on this machine.
+
+    Queries come ``batch_size`` at a time; the best of ``repeats`` runs over ``n_queries``
+    queries is kept (the least disturbed by other processes). The vectors must fit in memory
+    (n · d · 4 bytes); for larger collections the caller may extrapolate with
+    :attr:`Latency.ns_per_coordinate`, linearly in n·d, and must say that it is an
+    extrapolation. Book: Chapter 5, "What a dimension costs".
+    """
+    if n_vectors < 10 or dim < 1 or batch_size < 1 or n_queries < batch_size or repeats < 1:
+        raise ValueError(f"need n_vectors >= 10, dim >= 1, 1 <= batch_size <= n_queries and repeats >= 1, got "
+                         f"n_vectors={n_vectors}, dim={dim}, batch_size={batch_size}, n_queries={n_queries}, "
+                         f"repeats={repeats}")
+    rng = np.random.default_rng(seed)
+    index = rng.standard_normal((n_vectors, dim), dtype=np.float32)
+    index /= np.linalg.norm(index, axis=1, keepdims=True)
+    queries = index[rng.choice(n_vectors, n_queries)]
+    batches = [queries[i : i + batch_size] for i in range(0, n_queries - batch_size + 1, batch_size)]
+    best = np.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for batch in batches:
+            exact_search(batch, index, 10)
+        best = min(best, time.perf_counter() - started)
+    return Latency(n_vectors, dim, batch_size, best * 1e3 / (len(batches) * batch_size))
+
+
+# ----------------------------------------------------------------------------------------
+# 4. A projection head trained with and without the Matryoshka loss
+
+
+class ProjectionHead(torch.nn.Module):
+    """A linear map f(e) = W e + b on frozen sentence embeddings (all-MiniLM-L6-v2 in the chapter).
+
+    W starts as the identity and b at 0, so the untrained head *is* the frozen model: whatever
+    it does better after training is learned. A linear map can rotate and rescale but add no
+    information, so training with :func:`matryoshka_loss` can only reorder what MiniLM already
+    knows, most useful directions first. Book: Chapter 5, "Training a Matryoshka head".
+    """
+
+    def __init__(self, dim: int = 384):
+        super().__init__()
+        if dim < 1:
+            raise ValueError(f"dim must be at least 1, got {dim}")
+        self.linear = torch.nn.Linear(dim, dim)
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.eye(dim))
+            self.linear.bias.zero_()
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """(B, d) → (B, d)."""
+        return self.linear(embeddings)
+
+
+@dataclass
+class TrainedHead:
+    """What :func:`train_head` returns: the trained head and its history."""
+
+    head: ProjectionHead
+    losses: list  # the loss of every batch, in order
+    seconds: float
+
+
+def train_head(query_embeddings, key_embeddings, dims=None, *, weights=None, epochs: int = 10,
+               batch_size: int = 64, temperature: float = 0.05, learning_rate: float = 3e-4,
+               seed: int = 0, progress_bar: bool = True) -> TrainedHead:
+    """Train a :class:`ProjectionHead` on (query, key) embedding pairs with Adam.
+
+    ``key_embeddings[i]`` is the positive of ``query_embeddings[i]`` (both (n, d), frozen model
+    outputs); the same head maps both. ``dims=None`` trains with plain InfoNCE at full
+    dimension (:func:`embedlab.contrastive.info_nce`); a list of prefix lengths trains with
+    :func:`matryoshka_loss` over them (``weights`` as there). Each epoch shuffles the pairs
+    (with ``seed``) into batches of ``batch_size``, leaving out the remainder, as
+    :func:`embedlab.contrastive.train_encoder` does; the head's initial weights involve no
+    randomness. Deterministic: PyTorch runs on one thread, so the same arguments give the same
+    head, bit for bit. Book: Chapter 5, "Training a Matryoshka head".
+    """
+    contrastive._check_temperature(temperature)
+    queries = contrastive._as_matrix(query_embeddings, "query_embeddings").detach().float()
+    keys = contrastive._as_matrix(key_embeddings, "key_embeddings").detach().float()
+    if queries.shape != keys.shape:
+        raise ValueError(f"query_embeddings {tuple(queries.shape)} and key_embeddings {tuple(keys.shape)} "
+                         "must have the same shape (n, d): one key per query")
+    if len(queries) < 2 or batch_size < 2:
+        raise ValueError(f"need at least 2 pairs and batch_size >= 2, got {len(queries)} pairs, batch_size={batch_size}")
+    if dims is not None:
+        dims = [_check_dim(dim, queries.shape[1]) for dim in dims]
+    head = ProjectionHead(queries.shape[1])
+    optimizer = torch.optim.Adam(head.parameters(), lr=learning_rate)
+    batches = list(contrastive._batches(len(queries), batch_size, epochs, np.random.default_rng(seed)))
+    losses = []
+    started = time.perf_counter()
+    from tqdm.auto import tqdm
+
+    with contrastive._one_thread(), tqdm(total=len(batches), desc="training the head", unit=" batches",
+                                          disable=not progress_bar) as bar:
+        for batch in batches:
+            batch = torch.from_numpy(batch)
+            q, k = head(queries[batch]), head(keys[batch])  # (B, d) each
+            if dims is None:
+                loss = contrastive.info_nce(q, k, temperature)
+            else:
+                loss = matryoshka_loss(q, k, dims, weights, temperature)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+    return TrainedHead(head, losses, time.perf_counter() - started)
+
+
+def project(head: ProjectionHead, embeddings) -> np.ndarray:
+    """The head's outputs (n, d) for embeddings (n, d), float32 numpy, not normalised (truncate
+    first, then normalise: :func:`truncate`). Book: Chapter 5, "Training a Matryoshka head"."""
+    with torch.no_grad(), contrastive._one_thread():
+        return head(contrastive._as_matrix(embeddings, "embeddings").float()).numpy()
+
+
+def pca_embeddings(fit_embeddings, *embeddings, seed: int = 0) -> list[np.ndarray]:
+    """The baseline without training: PCA fitted on ``fit_embeddings``, then each array of
+    ``embeddings`` expressed in its components, largest variance first (scikit-learn's ``PCA``).
+
+    PCA components are nested, so the first m coordinates of the result are exactly PCA to m
+    dimensions: :func:`prefix_report` on them compares PCA with Matryoshka prefixes.
+    Book: Chapter 5, "Is it just PCA?".
+    """
+    from sklearn.decomposition import PCA
+
+    pca = PCA(random_state=seed).fit(np.asarray(fit_embeddings, dtype=np.float32))
+    return [pca.transform(np.asarray(e, dtype=np.float32)).astype(np.float32) for e in embeddings]
+
+
+def prefix_report(query_embeddings, doc_embeddings, relevant, dims, k: int = 10) -> pd.DataFrame:
+    """Retrieval quality of the first m coordinates for each m in ``dims``: one row per m with
+    MRR and recall@``k``, ranking every document by cosine of the truncated vectors
+    (:func:`truncate`, :func:`embedlab.contrastive.rank`). Book: Chapter 5, "How much do the prefixes keep?".
+    """
+    rows = []
+    for dim in dims:
+        rankings = contrastive.rank(truncate(query_embeddings, dim), truncate(doc_embeddings, dim))
+        rows.append({"dim": dim, "MRR": contrastive.mrr(rankings, relevant),
+                     f"recall@{k}": contrastive.recall_at_k(rankings, relevant, k)})
+    return pd.DataFrame(rows).set_index("dim")

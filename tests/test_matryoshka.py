@@ -1,0 +1,313 @@
+"""embedlab.matryoshka against sentence-transformers' MatryoshkaLoss, scikit-learn's PCA, brute-force
+search, explicit bit counting and the storage figures the chapter quotes."""
+
+import doctest
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers.base.losses.merged_forward import column_merging_disabled
+from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
+from sklearn.decomposition import PCA
+
+from embedlab import contrastive, matryoshka
+
+
+def random_batch(batch_size=6, dim=16, hard=0, seed=0):
+    """Queries, keys and (if ``hard``) hard negatives (B, hard, d), float64, requiring gradients."""
+    generator = torch.Generator().manual_seed(seed)
+    shapes = [(batch_size, dim), (batch_size, dim)] + ([(batch_size, hard, dim)] if hard else [])
+    return [torch.randn(*shape, generator=generator, dtype=torch.float64, requires_grad=True) for shape in shapes]
+
+
+class PrecomputedEmbeddings(torch.nn.Module):
+    """A stand-in for a SentenceTransformer whose "features" already are the embeddings, so that
+    MatryoshkaLoss runs its real code path (it decorates the model's forward) with no model to
+    download."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, features):
+        return {"sentence_embedding": features["sentence_embedding"]}
+
+    def get_embedding_dimension(self):
+        return self.dim
+
+
+def sentence_transformers_matryoshka(columns, dims, weights, temperature):
+    model = PrecomputedEmbeddings(columns[0].shape[1])
+    loss = MatryoshkaLoss(model, MultipleNegativesRankingLoss(model, scale=1 / temperature), dims, weights)
+    with column_merging_disabled():  # one forward per column, as the decorator expects
+        return loss([{"sentence_embedding": column} for column in columns], labels=None)
+
+
+def value_and_gradients(loss, tensors):
+    return loss.item(), torch.autograd.grad(loss, tensors)
+
+
+# ---------------------------------------------------------------------------------------------
+# Truncation and the loss
+
+
+def test_truncate_keeps_the_prefix_at_unit_length_for_numpy_and_torch():
+    embeddings = np.random.default_rng(0).standard_normal((5, 12)).astype(np.float32)
+    expected = embeddings[:, :4] / np.linalg.norm(embeddings[:, :4], axis=1, keepdims=True)
+    result = matryoshka.truncate(embeddings, 4)
+    assert result.dtype == np.float32 and result.shape == (5, 4)
+    np.testing.assert_allclose(result, expected, rtol=1e-6)
+    tensor = torch.from_numpy(embeddings).requires_grad_(True)
+    truncated = matryoshka.truncate(tensor, 4)
+    torch.testing.assert_close(truncated, torch.from_numpy(expected))
+    truncated.sum().backward()  # differentiable
+    assert tensor.grad[:, 4:].abs().sum() == 0 and tensor.grad[:, :4].abs().sum() > 0
+    np.testing.assert_allclose(matryoshka.truncate(embeddings, 12), embeddings / np.linalg.norm(embeddings, axis=1,
+                                                                                               keepdims=True), rtol=1e-6)
+
+
+def test_truncate_refuses_impossible_dims_and_zero_prefixes():
+    embeddings = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
+    for dim in [0, 4, 2.5, True]:
+        with pytest.raises(ValueError, match="dim must be an integer between 1 and the full dimension 3"):
+            matryoshka.truncate(embeddings, dim)
+    with pytest.raises(ValueError, match="row 1 is zero in its first 2 coordinates"):
+        matryoshka.truncate(embeddings, 2)
+    with pytest.raises(ValueError, match="row 1 is zero in its first 2 coordinates"):
+        matryoshka.truncate(torch.tensor(embeddings), 2)
+    with pytest.raises(ValueError, match="matrix of row vectors"):
+        matryoshka.truncate(np.ones(3), 2)
+
+
+@pytest.mark.parametrize("dims, weights, temperature", [
+    ([16, 8, 4, 2], None, 0.05),
+    ([4, 16, 8], [1.0, 0.5, 2.0], 0.1),  # unsorted: sentence-transformers sorts, the sum does not care
+])
+def test_matryoshka_loss_equals_sentence_transformers_in_value_and_gradient(dims, weights, temperature):
+    queries, keys = random_batch()
+    ours, our_gradients = value_and_gradients(
+        matryoshka.matryoshka_loss(queries, keys, dims, weights, temperature), [queries, keys])
+    theirs, their_gradients = value_and_gradients(
+        sentence_transformers_matryoshka([queries, keys], dims, weights, temperature), [queries, keys])
+    assert ours == pytest.approx(theirs, rel=1e-12)
+    for mine, reference in zip(our_gradients, their_gradients):
+        torch.testing.assert_close(mine, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_matryoshka_loss_with_hard_negatives_equals_sentence_transformers():
+    queries, keys, negatives = random_batch(hard=2)
+    dims, weights = [16, 8, 3], [1.0, 1.0, 0.5]
+    ours, our_gradients = value_and_gradients(
+        matryoshka.matryoshka_loss(queries, keys, dims, weights, hard_negatives=negatives), [queries, keys, negatives])
+    columns = [queries, keys, negatives[:, 0], negatives[:, 1]]
+    theirs, their_gradients = value_and_gradients(
+        sentence_transformers_matryoshka(columns, dims, weights, 0.05), [queries, keys, negatives])
+    assert ours == pytest.approx(theirs, rel=1e-12)
+    for mine, reference in zip(our_gradients, their_gradients):
+        torch.testing.assert_close(mine, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_matryoshka_loss_is_a_weighted_sum_of_info_nce_and_differs_when_it_should():
+    """Negative controls: other weights, and InfoNCE of the prefixes without the Matryoshka sum,
+    give different numbers; one dimension equal to the full one is plain InfoNCE."""
+    queries, keys = random_batch()
+    loss = matryoshka.matryoshka_loss(queries, keys, [16, 4], [1.0, 1.0]).item()
+    reference = sentence_transformers_matryoshka([queries, keys], [16, 4], [1.0, 1.0], 0.05).item()
+    other_weights = sentence_transformers_matryoshka([queries, keys], [16, 4], [1.0, 2.0], 0.05).item()
+    assert loss == pytest.approx(reference, rel=1e-12)
+    assert abs(other_weights - reference) > 1e-3
+    assert abs(contrastive.info_nce(queries, keys).item() - reference) > 1e-3
+    expected = contrastive.info_nce(queries, keys).item() + contrastive.info_nce(queries[:, :4], keys[:, :4]).item()
+    assert loss == pytest.approx(expected, rel=1e-12)
+    assert matryoshka.matryoshka_loss(queries, keys, [16]).item() == pytest.approx(
+        contrastive.info_nce(queries, keys).item(), rel=1e-12)
+
+
+def test_matryoshka_loss_refuses_bad_dims_and_weights():
+    queries, keys = random_batch()
+    with pytest.raises(ValueError, match="dims is empty"):
+        matryoshka.matryoshka_loss(queries, keys, [])
+    with pytest.raises(ValueError, match="2 weights for 3 dims"):
+        matryoshka.matryoshka_loss(queries, keys, [16, 8, 4], [1.0, 1.0])
+    with pytest.raises(ValueError, match="between 1 and the full dimension 16, got 32"):
+        matryoshka.matryoshka_loss(queries, keys, [32, 16])
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        matryoshka.matryoshka_loss(queries, keys, [16], temperature=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage and quantisation
+
+
+def test_storage_of_the_articles_example():
+    """1M × 1536 float32 = 6.144e9 bytes (6.1 GB); 256-d prefixes = 1.024e9 (1.0 GB), 83% saved."""
+    full = matryoshka.storage_bytes(1_000_000, 1536, "float32")
+    short = matryoshka.storage_bytes(1_000_000, 256, "float32")
+    assert (full, short) == (6_144_000_000, 1_024_000_000)
+    assert round(full / 1e9, 1) == 6.1 and round(short / 1e9, 1) == 1.0
+    assert round(100 * (1 - short / full)) == 83
+    assert [matryoshka.storage_bytes(10, 384, t) for t in ["float32", "float16", "int8", "binary"]] == [
+        15360, 7680, 3840, 480]
+    assert matryoshka.storage_bytes(10, 9, "binary") == 20  # 9 bits take 2 bytes per vector
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        matryoshka.storage_bytes(10, 384, "float64")
+    with pytest.raises(ValueError, match="need n_vectors >= 0 and dim >= 1"):
+        matryoshka.storage_bytes(10, 0)
+
+
+def test_int8_codes_are_within_half_a_step_and_score_as_their_dequantized_vectors():
+    rng = np.random.default_rng(0)
+    scales = np.linspace(0.1, 2.0, 24, dtype=np.float32)  # dimensions of very different spread
+    calibration = rng.standard_normal((500, 24)).astype(np.float32) * scales
+    quantizer = matryoshka.fit_int8(calibration)
+    np.testing.assert_allclose(quantizer.scale, np.abs(calibration).max(axis=0) / 127, rtol=1e-6)
+    codes = quantizer.quantize(calibration)
+    assert codes.dtype == np.int8 and np.abs(codes).max() == 127
+    assert np.all(np.abs(quantizer.dequantize(codes) - calibration) <= quantizer.scale / 2 + 1e-6)
+    queries = rng.standard_normal((3, 24)).astype(np.float32)
+    np.testing.assert_allclose(quantizer.scores(queries, codes), queries @ quantizer.dequantize(codes).T,
+                               rtol=1e-4, atol=1e-4)
+    assert quantizer.quantize(calibration * 10).max() == 127  # out of range is clipped
+    with pytest.raises(ValueError, match=r"embeddings must have shape \(n, 24\)"):
+        quantizer.quantize(calibration[:, :5])
+    with pytest.raises(ValueError, match="calibration must be a non-empty matrix"):
+        matryoshka.fit_int8(np.zeros((0, 24)))
+
+
+def test_binary_codes_and_hamming_distance_against_explicit_signs():
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((7, 21))
+    codes = matryoshka.binary_codes(vectors)
+    assert codes.shape == (7, 3) and codes.dtype == np.uint8  # 21 bits in 3 bytes
+    signs = np.where(vectors > 0, 1, -1)
+    distances = matryoshka.hamming_distances(codes[:2], codes)
+    explicit = (signs[:2, None, :] != signs[None, :, :]).sum(axis=2)
+    np.testing.assert_array_equal(distances, explicit)
+    np.testing.assert_array_equal(21 - 2 * distances, signs[:2] @ signs.T)  # b_q · b = d − 2 H
+    with pytest.raises(ValueError, match="packed bits of the same width"):
+        matryoshka.hamming_distances(codes[:, :2], codes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Search
+
+
+def unit_vectors(n, dim, seed=0):
+    rng = np.random.default_rng(seed)
+    spectrum = 1 / np.sqrt(np.arange(1, dim + 1))  # most variance first, as a Matryoshka model has
+    vectors = (rng.standard_normal((n, dim)) * spectrum).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_exact_search_equals_a_full_sort():
+    index = unit_vectors(300, 16)
+    queries = unit_vectors(5, 16, seed=1)
+    indices, scores = matryoshka.exact_search(queries, index, 7)
+    np.testing.assert_array_equal(indices, np.argsort(-(queries @ index.T), axis=1, kind="stable")[:, :7])
+    np.testing.assert_allclose(scores, np.take_along_axis(queries @ index.T, indices, axis=1))
+
+
+def test_two_stage_search_with_the_whole_index_shortlisted_is_exact_search():
+    index = unit_vectors(400, 32)
+    queries = unit_vectors(6, 32, seed=1)
+    exact = matryoshka.exact_search(queries, index, 10)
+    two_stage = matryoshka.two_stage_search(queries, index, shortlist_dim=4, shortlist_size=400, k=10)
+    np.testing.assert_array_equal(two_stage[0], exact[0])
+    np.testing.assert_allclose(two_stage[1], exact[1], rtol=1e-6)
+    precomputed = matryoshka.two_stage_search(queries, index, 4, 400, 10, truncated_index=matryoshka.truncate(index, 4))
+    np.testing.assert_array_equal(precomputed[0], exact[0])
+
+
+def test_two_stage_search_finds_the_exact_neighbours_from_a_short_shortlist():
+    index = unit_vectors(2000, 64)
+    queries = index[:20] + 0.05 * unit_vectors(20, 64, seed=2)  # near a stored vector, as real queries are
+    exact, _ = matryoshka.exact_search(queries, index, 10)
+    found, _ = matryoshka.two_stage_search(queries, index, shortlist_dim=16, shortlist_size=200, k=10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)])
+    assert recall >= 0.9
+    np.testing.assert_array_equal(found[:, 0], exact[:, 0])
+
+
+def test_search_refuses_bad_input():
+    index = unit_vectors(50, 8)
+    with pytest.raises(ValueError, match=r"need 1 <= k <= shortlist_size <= number of indexed vectors \(50\)"):
+        matryoshka.two_stage_search(index[:2], index, 4, 5, 10)
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        matryoshka.two_stage_search(index[:2, :4], index, 4, 20, 10)
+    with pytest.raises(ValueError, match=r"truncated_index must have shape \(50, 4\)"):
+        matryoshka.two_stage_search(index[:2], index, 4, 20, 10, truncated_index=index[:, :3])
+    with pytest.raises(ValueError, match="k must be between 1 and the number of indexed vectors"):
+        matryoshka.exact_search(index[:2], index, 51)
+
+
+def test_search_latency_is_measured_and_gives_a_rate_for_linear_extrapolation():
+    latency = matryoshka.search_latency(2000, 32, batch_size=4, n_queries=8, repeats=2)
+    assert (latency.n_vectors, latency.dim, latency.batch_size) == (2000, 32, 4)
+    assert latency.ms_per_query > 0
+    assert latency.ns_per_coordinate == pytest.approx(latency.ms_per_query * 1e6 / (2000 * 32))
+    with pytest.raises(ValueError, match="1 <= batch_size <= n_queries"):
+        matryoshka.search_latency(2000, 32, batch_size=10, n_queries=4)
+
+
+# ---------------------------------------------------------------------------------------------
+# The projection head
+
+
+def paired_embeddings(n=96, dim=16, seed=0):
+    """Keys that are their queries plus noise, both (n, d)."""
+    rng = np.random.default_rng(seed)
+    queries = rng.standard_normal((n, dim)).astype(np.float32)
+    return queries, queries + 0.8 * rng.standard_normal((n, dim)).astype(np.float32)
+
+
+def test_the_untrained_head_is_the_identity():
+    queries, _ = paired_embeddings()
+    np.testing.assert_array_equal(matryoshka.project(matryoshka.ProjectionHead(16), queries), queries)
+
+
+def test_training_the_head_lowers_the_loss_and_is_reproducible():
+    queries, keys = paired_embeddings()
+    first = matryoshka.train_head(queries, keys, dims=[16, 8, 4], epochs=15, batch_size=32, progress_bar=False)
+    again = matryoshka.train_head(queries, keys, dims=[16, 8, 4], epochs=15, batch_size=32, progress_bar=False)
+    assert len(first.losses) == 15 * 3
+    assert np.mean(first.losses[-3:]) < np.mean(first.losses[:3])
+    assert first.losses == again.losses
+    for mine, other in zip(first.head.parameters(), again.head.parameters()):
+        assert torch.equal(mine, other)
+    plain = matryoshka.train_head(queries, keys, epochs=1, batch_size=32, progress_bar=False)
+    first_batch = next(contrastive._batches(96, 32, 1, np.random.default_rng(0)))  # the same shuffle
+    # dims=None: plain InfoNCE, and the untrained head is the identity, so the first loss is that of the inputs
+    assert plain.losses[0] == pytest.approx(
+        contrastive.info_nce(queries[first_batch], keys[first_batch]).item(), rel=1e-6)
+
+
+def test_train_head_refuses_bad_input():
+    queries, keys = paired_embeddings()
+    with pytest.raises(ValueError, match="must have the same shape"):
+        matryoshka.train_head(queries, keys[:10], progress_bar=False)
+    with pytest.raises(ValueError, match="need at least 2 pairs and batch_size >= 2"):
+        matryoshka.train_head(queries, keys, batch_size=1, progress_bar=False)
+    with pytest.raises(ValueError, match="between 1 and the full dimension 16, got 20"):
+        matryoshka.train_head(queries, keys, dims=[20], progress_bar=False)
+
+
+def test_prefix_report_at_full_dimension_is_the_retrieval_report():
+    queries, documents = paired_embeddings(n=60)
+    relevant = [{i} for i in range(60)]
+    report = matryoshka.prefix_report(queries, documents, relevant, [4, 16])
+    full = contrastive.retrieval_report(contrastive.rank(queries, documents), relevant)
+    assert report.loc[16, "MRR"] == pytest.approx(full["MRR"])
+    assert report.loc[16, "recall@10"] == pytest.approx(full["recall@10"])
+    assert report.loc[4, "MRR"] < report.loc[16, "MRR"]
+
+
+def test_pca_prefixes_are_pca_to_that_dimension():
+    queries, documents = paired_embeddings(n=80)
+    transformed, = matryoshka.pca_embeddings(documents, queries)
+    for dim in [3, 8]:
+        reference = PCA(n_components=dim, random_state=0).fit(documents).transform(queries)
+        np.testing.assert_allclose(np.abs(transformed[:, :dim]), np.abs(reference), rtol=1e-3, atol=1e-4)
+
+
+def test_docstring_examples():
+    assert doctest.testmod(matryoshka).failed == 0
