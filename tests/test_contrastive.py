@@ -563,3 +563,19 @@ def test_minilm_embeddings_are_computed_once_then_read_from_the_cache(monkeypatc
     assert calls == [["one text", "another"]]
     contrastive.minilm_embeddings(["a third"])
     assert len(calls) == 2
+
+
+def test_contextual_word_vectors_tell_the_senses_of_bank_apart():
+    """MiniLM's vector for "bank" depends on the sentence: the two river sentences agree with
+    each other more than with the money sentences. A word vector would be identical in all four."""
+    from embedlab import data
+
+    sentences = ["We sat on the bank of the river.", "The river bank was muddy after the flood.",
+                 "She opened an account at the bank.", "The bank raised its interest rates."]
+    vectors = contrastive.contextual_word_vectors(data.load_minilm(), sentences, "bank")
+    assert vectors.shape == (4, 384)
+    cos = contrastive.similarity_matrix(vectors, vectors).numpy()
+    assert cos[0, 1] > max(cos[0, 2], cos[0, 3], cos[1, 2], cos[1, 3])
+    assert cos[2, 3] > max(cos[0, 2], cos[1, 3])
+    with pytest.raises(ValueError, match="'bank' does not occur as a word in 'embankment'"):
+        contrastive.contextual_word_vectors(data.load_minilm(), ["embankment"], "bank")

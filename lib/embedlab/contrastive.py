@@ -869,3 +869,35 @@ def lee_correlation(embeddings, human=None) -> Correlation:
     model = similarity_matrix(embeddings, embeddings).double().numpy()[upper]
     return Correlation(float(stats.pearsonr(model, human[upper])[0]),
                        float(stats.spearmanr(model, human[upper])[0]), len(model))
+
+
+# ----------------------------------------------------------------------------------------
+# 8. Context fixes polysemy
+
+
+def contextual_word_vectors(model, sentences, word: str) -> np.ndarray:
+    """The vector a transformer gives ``word`` in each sentence: (n_sentences, d).
+
+    ``model`` is a sentence-transformers model such as :func:`embedlab.data.load_minilm`. Its
+    last layer gives every word piece of a sentence a vector that depends on the whole
+    sentence (self-attention mixes in the context); the word's vector is the mean of its
+    pieces' vectors, at its first whole-word occurrence (case-insensitive). A word vector
+    model gives the same vector in every sentence. Book: Chapter 4, "Context fixes polysemy".
+    """
+    sentences = list(sentences)
+    spans = []
+    for sentence in sentences:
+        found = re.search(rf"\b{re.escape(word)}\b", sentence, flags=re.IGNORECASE)
+        if found is None:
+            raise ValueError(f"{word!r} does not occur as a word in {sentence!r}")
+        spans.append(found.span())
+    token_vectors = model.encode(sentences, output_value="token_embeddings", convert_to_numpy=False)
+    vectors = []
+    for sentence, (start, end), pieces in zip(sentences, spans, token_vectors):
+        offsets = model.tokenizer(sentence, return_offsets_mapping=True, truncation=True,
+                                  max_length=model.max_seq_length)["offset_mapping"]
+        inside = [i for i, (s, e) in enumerate(offsets) if e > s and s >= start and e <= end]
+        if not inside:
+            raise ValueError(f"{word!r} in {sentence!r} lies beyond the model's {model.max_seq_length} tokens")
+        vectors.append(pieces[inside].float().mean(dim=0).cpu().numpy())
+    return np.stack(vectors)

@@ -235,3 +235,58 @@ def scatter(x, y, xlabel: str, ylabel: str, title: str = "", diagonal: bool = Fa
     ax.grid(alpha=0.3)
     figure.tight_layout()
     return figure
+
+
+def softmax_panels(labels, similarities, probabilities, gradients, title: str = "", figsize=(10, 2.9)):
+    """Three panels for one anchor's candidates (the positive first): similarity, softmax
+    probability and the size of the gradient on each similarity."""
+    figure, axes = plt.subplots(1, 3, figsize=figsize, sharey=True)
+    positions = np.arange(len(labels))
+    colours = [PALETTE[2]] + [PALETTE[4]] * (len(labels) - 1)
+    panels = [("cosine similarity s", similarities, (-1, 1)), ("probability p = softmax(s/τ)", probabilities, (0, 1.05)),
+              ("|∂L/∂s|", gradients, (0, max(1e-9, float(np.max(gradients))) * 1.25))]
+    for ax, (name, values, limits) in zip(axes, panels):
+        ax.barh(positions, values, color=colours)
+        for y, value in zip(positions, values):
+            ax.text(value, y, f" {value:.3g}", va="center", fontsize=7.5)
+        ax.set_xlim(*limits)
+        ax.set_title(name, fontsize=9.5)
+    axes[0].set_yticks(positions, labels)
+    axes[0].invert_yaxis()
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def contrastive_picture(labels, similarities, points, limits, title: str = "", figsize=(11, 3.6)):
+    """One moment of contrastive training: the anchor's similarity to each candidate (the
+    positive first) beside a 2-D picture of the vectors (anchor, positive, negatives).
+
+    ``points`` are this moment's 2-D positions; ``limits`` ((x0, x1), (y0, y1)) stay the same
+    at every step so the picture does not jump.
+    """
+    figure, (bars, plane) = plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [1.2, 1]})
+    positions = np.arange(len(labels))
+    colours = [PALETTE[2]] + [PALETTE[4]] * (len(labels) - 1)
+    bars.barh(positions, similarities, color=colours)
+    for y, value in zip(positions, similarities):
+        bars.text(value, y, f" {value:.2f}", va="center", fontsize=8)
+    bars.set_xlim(-1, 1.2)
+    bars.set_yticks(positions, [label if len(label) < 38 else label[:36] + "…" for label in labels], fontsize=8)
+    bars.invert_yaxis()
+    bars.axvline(0, color="grey", lw=0.8)
+    bars.set_xlabel("cos(anchor, ·)")
+    plane.scatter(*points[0], s=90, marker="*", color=PALETTE[0], label="anchor", zorder=3)
+    plane.scatter(*points[1], s=50, color=PALETTE[2], label="positive", zorder=3)
+    plane.scatter(points[2:, 0], points[2:, 1], s=40, color=PALETTE[4], label="negatives", zorder=3)
+    for point in points[1:]:
+        plane.plot(*np.array([points[0], point]).T, color="lightgrey", lw=0.8, zorder=1)
+    plane.set_xlim(*limits[0])
+    plane.set_ylim(*limits[1])
+    plane.set_xticks([])
+    plane.set_yticks([])
+    plane.legend(fontsize=8, frameon=False, loc="best")
+    plane.set_title("the vectors, PCA of every step", fontsize=9.5)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
