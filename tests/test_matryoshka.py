@@ -228,6 +228,15 @@ def test_two_stage_search_finds_the_exact_neighbours_from_a_short_shortlist():
     np.testing.assert_array_equal(found[:, 0], exact[:, 0])
 
 
+@pytest.mark.parametrize("n, k", [(1000, 10), (1003, 7), (50, 5)])  # whole groups, a remainder, too short to group
+def test_largest_finds_the_same_set_as_argpartition(n, k):
+    scores = np.random.default_rng(n).standard_normal((4, n)).astype(np.float32)
+    found = np.sort(matryoshka._largest(scores, k), axis=1)
+    np.testing.assert_array_equal(found, np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1))
+    scores[:, -1] = 100.0  # the best entry in the columns that fill no whole group
+    assert (matryoshka._largest(scores, k) == n - 1).any(axis=1).all()
+
+
 def test_search_refuses_bad_input():
     index = unit_vectors(50, 8)
     with pytest.raises(ValueError, match=r"need 1 <= k <= shortlist_size <= number of indexed vectors \(50\)"):
@@ -279,6 +288,28 @@ def test_training_the_head_lowers_the_loss_and_is_reproducible():
     # dims=None: plain InfoNCE, and the untrained head is the identity, so the first loss is that of the inputs
     assert plain.losses[0] == pytest.approx(
         contrastive.info_nce(queries[first_batch], keys[first_batch]).item(), rel=1e-6)
+
+
+def test_a_pca_head_is_pca_and_pca_init_training_starts_there():
+    queries, keys = paired_embeddings()
+    head = matryoshka.ProjectionHead.from_pca(np.vstack([queries, keys]))
+    reference, = matryoshka.pca_embeddings(np.vstack([queries, keys]), queries)
+    np.testing.assert_allclose(np.abs(matryoshka.project(head, queries)), np.abs(reference), rtol=1e-4, atol=1e-4)
+    outputs = matryoshka.project(head, np.vstack([queries, keys]))
+    variances = outputs.var(axis=0)
+    assert np.all(np.diff(variances) <= 1e-5) and np.abs(outputs.mean(axis=0)).max() < 1e-4  # variance order, centred
+    first = matryoshka.train_head(queries, keys, dims=[16, 4], epochs=1, batch_size=32, init="pca", progress_bar=False)
+    again = matryoshka.train_head(queries, keys, dims=[16, 4], epochs=1, batch_size=32, init="pca", progress_bar=False)
+    assert first.losses == again.losses
+    batch = next(contrastive._batches(96, 32, 1, np.random.default_rng(0)))
+    start = torch.from_numpy(matryoshka.project(head, np.vstack([queries[batch], keys[batch]])))
+    assert first.losses[0] == pytest.approx(matryoshka.matryoshka_loss(start[:32], start[32:], [16, 4]).item(), rel=1e-5)
+    identity = matryoshka.train_head(queries, keys, dims=[16, 4], epochs=1, batch_size=32, progress_bar=False)
+    assert abs(identity.losses[0] - first.losses[0]) > 1e-3  # negative control: another start
+    with pytest.raises(ValueError, match="init must be 'identity' or 'pca', got 'random'"):
+        matryoshka.train_head(queries, keys, init="random", progress_bar=False)
+    with pytest.raises(ValueError, match=r"fit_embeddings must be a matrix \(n, d\) with n >= d"):
+        matryoshka.ProjectionHead.from_pca(queries[:5])
 
 
 def test_train_head_refuses_bad_input():

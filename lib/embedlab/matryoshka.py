@@ -192,9 +192,32 @@ def hamming_distances(query_codes, codes) -> np.ndarray:
 # 3. Search
 
 
+def _largest(scores: np.ndarray, k: int, group: int = 8) -> np.ndarray:
+    """Indices of each row's k largest scores, unordered: (n_q, k), the same set as
+    ``np.argpartition(-scores, k - 1, axis=1)[:, :k]`` (up to ties at the k-th score).
+
+    ``argpartition`` over a long row costs about as much as a short matrix product, so long
+    rows are first cut into groups of ``group`` entries (group j: columns j, j + g, j + 2g, …),
+    and only the k groups with the largest maxima are searched: a top-k entry outside them
+    would be beaten by k group maxima. That leaves group · k candidates (plus the n mod group
+    last columns) for the final ``argpartition``.
+    """
+    n_rows, n = scores.shape
+    n_groups = n // group
+    if n_groups < 4 * k:
+        return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    maxima = scores[:, : group * n_groups].reshape(n_rows, group, n_groups).max(axis=1)  # (n_q, g)
+    groups = np.argpartition(-maxima, k - 1, axis=1)[:, :k]  # (n_q, k)
+    candidates = (groups[:, None, :] + n_groups * np.arange(group)[:, None]).reshape(n_rows, group * k)
+    rest = np.arange(group * n_groups, n)  # the columns that fill no whole group
+    candidates = np.hstack([candidates, np.broadcast_to(rest, (n_rows, len(rest)))])  # (n_q, c)
+    best = np.argpartition(-np.take_along_axis(scores, candidates, axis=1), k - 1, axis=1)[:, :k]
+    return np.take_along_axis(candidates, best, axis=1)
+
+
 def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of each row's k largest scores, best first (ties: lower index first)."""
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (n_q, k), unordered
+    top = _largest(scores, k)  # (n_q, k), unordered
     top_scores = np.take_along_axis(scores, top, axis=1)
     order = np.lexsort((top, -top_scores), axis=1)
     return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
@@ -250,7 +273,7 @@ def two_stage_search(queries, index_full, shortlist_dim: int, shortlist_size: in
         raise ValueError(f"truncated_index must have shape {(n, shortlist_dim)}, got {truncated_index.shape}")
     short_scores = truncate(queries, shortlist_dim) @ truncated_index.T  # (n_q, n)
     if shortlist_size < n:
-        shortlist = np.argpartition(-short_scores, shortlist_size - 1, axis=1)[:, :shortlist_size]  # (n_q, s)
+        shortlist = _largest(short_scores, shortlist_size)  # (n_q, s)
     else:
         shortlist = np.broadcast_to(np.arange(n), (len(queries), n))
     full_scores = np.einsum("qd,qsd->qs", queries, index_full[shortlist])  # (n_q, s)
@@ -324,6 +347,29 @@ class ProjectionHead(torch.nn.Module):
             self.linear.weight.copy_(torch.eye(dim))
             self.linear.bias.zero_()
 
+    @classmethod
+    def from_pca(cls, fit_embeddings) -> "ProjectionHead":
+        """A head that starts as PCA of ``fit_embeddings`` (n, d): W = the principal axes as rows,
+        largest variance first, b = −W μ, so f(e) = W (e − μ) is :func:`pca_embeddings`.
+
+        The honest head start for Matryoshka training: the first m outputs are already the m
+        directions along which the embeddings vary most, and training only has to move what
+        helps retrieval towards the front ("MRL training starting from PCA order"). Nothing is
+        random (scikit-learn's full SVD). Book: Chapter 5, "Is it just PCA?".
+        """
+        from sklearn.decomposition import PCA
+
+        fit_embeddings = np.asarray(fit_embeddings, dtype=np.float32)
+        if fit_embeddings.ndim != 2 or len(fit_embeddings) < fit_embeddings.shape[1]:
+            raise ValueError(f"fit_embeddings must be a matrix (n, d) with n >= d, got shape {fit_embeddings.shape}")
+        pca = PCA(svd_solver="full").fit(fit_embeddings)
+        head = cls(fit_embeddings.shape[1])
+        with torch.no_grad():
+            weight = torch.from_numpy(pca.components_.astype(np.float32))  # (d, d), rows = axes
+            head.linear.weight.copy_(weight)
+            head.linear.bias.copy_(-weight @ torch.from_numpy(pca.mean_.astype(np.float32)))
+        return head
+
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
         """(B, d) → (B, d)."""
         return self.linear(embeddings)
@@ -340,7 +386,7 @@ class TrainedHead:
 
 def train_head(query_embeddings, key_embeddings, dims=None, *, weights=None, epochs: int = 10,
                batch_size: int = 64, temperature: float = 0.05, learning_rate: float = 3e-4,
-               seed: int = 0, progress_bar: bool = True) -> TrainedHead:
+               seed: int = 0, init: str = "identity", progress_bar: bool = True) -> TrainedHead:
     """Train a :class:`ProjectionHead` on (query, key) embedding pairs with Adam.
 
     ``key_embeddings[i]`` is the positive of ``query_embeddings[i]`` (both (n, d), frozen model
@@ -348,8 +394,10 @@ def train_head(query_embeddings, key_embeddings, dims=None, *, weights=None, epo
     dimension (:func:`embedlab.contrastive.info_nce`); a list of prefix lengths trains with
     :func:`matryoshka_loss` over them (``weights`` as there). Each epoch shuffles the pairs
     (with ``seed``) into batches of ``batch_size``, leaving out the remainder, as
-    :func:`embedlab.contrastive.train_encoder` does; the head's initial weights involve no
-    randomness. Deterministic: PyTorch runs on one thread, so the same arguments give the same
+    :func:`embedlab.contrastive.train_encoder` does. ``init`` is where the head starts:
+    ``"identity"`` (the frozen model itself) or ``"pca"`` (:meth:`ProjectionHead.from_pca`
+    fitted on the training queries and keys together, so prefixes start in order of variance);
+    neither involves randomness. Deterministic: PyTorch runs on one thread, so the same arguments give the same
     head, bit for bit. Book: Chapter 5, "Training a Matryoshka head".
     """
     contrastive._check_temperature(temperature)
@@ -362,7 +410,12 @@ def train_head(query_embeddings, key_embeddings, dims=None, *, weights=None, epo
         raise ValueError(f"need at least 2 pairs and batch_size >= 2, got {len(queries)} pairs, batch_size={batch_size}")
     if dims is not None:
         dims = [_check_dim(dim, queries.shape[1]) for dim in dims]
-    head = ProjectionHead(queries.shape[1])
+    if init == "identity":
+        head = ProjectionHead(queries.shape[1])
+    elif init == "pca":
+        head = ProjectionHead.from_pca(torch.cat([queries, keys]).numpy())
+    else:
+        raise ValueError(f"init must be 'identity' or 'pca', got {init!r}")
     optimizer = torch.optim.Adam(head.parameters(), lr=learning_rate)
     batches = list(contrastive._batches(len(queries), batch_size, epochs, np.random.default_rng(seed)))
     losses = []
