@@ -290,3 +290,21 @@ def contrastive_picture(labels, similarities, points, limits, title: str = "", f
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def similarity_heatmap(similarity, title: str = "", figsize=(4.6, 4)):
+    """A matrix of cosine similarities (rows: queries, columns: documents) as a heat map, with
+    the values written in the cells; the colour scale is fixed from −0.2 to 1."""
+    similarity = np.asarray(similarity, dtype=float)
+    figure, ax = plt.subplots(figsize=figsize)
+    image = ax.imshow(similarity, vmin=-0.2, vmax=1, cmap="viridis")
+    for (i, j), value in np.ndenumerate(similarity):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color="white" if value < 0.6 else "black")
+    ax.set_xlabel("passage")
+    ax.set_ylabel("query")
+    ax.set_xticks(range(similarity.shape[1]))
+    ax.set_yticks(range(similarity.shape[0]))
+    figure.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
