@@ -253,7 +253,8 @@ def test_search_latency_is_measured_and_gives_a_rate_for_linear_extrapolation():
     latency = matryoshka.search_latency(2000, 32, batch_size=4, n_queries=8, repeats=2)
     assert (latency.n_vectors, latency.dim, latency.batch_size) == (2000, 32, 4)
     assert latency.ms_per_query > 0
-    assert latency.ns_per_coordinate == pytest.approx(latency.ms_per_query * 1e6 / (2000 * 32))
+    # 0.5 ms per query over 1,000 × 100 coordinates is 500,000 ns / 100,000 = 5 ns per coordinate
+    assert matryoshka.Latency(1000, 100, 1, 0.5).ns_per_coordinate == pytest.approx(5.0)
     with pytest.raises(ValueError, match="1 <= batch_size <= n_queries"):
         matryoshka.search_latency(2000, 32, batch_size=10, n_queries=4)
 

@@ -231,10 +231,10 @@ def test_words_with_an_all_zero_row_are_left_out():
 
 def test_svd_errors_are_clear():
     words = [f"w{i}" for i in range(40)]
-    with pytest.raises(ValueError, match="dim=30 must be at least 1 and smaller than the vocabulary size: "
+    with pytest.raises(ValueError, match=r"dims \[30\] must each be at least 1 and smaller than the vocabulary size: "
                                          "the matrix is 40 × 30"):
         pmi.svd_vectors(small_matrix(), words, dim=30)
-    with pytest.raises(ValueError, match="dim=0 must be at least 1"):
+    with pytest.raises(ValueError, match=r"dims \[0\] must each be at least 1"):
         pmi.svd_vectors(small_matrix(), words, dim=0)
     with pytest.raises(ValueError, match="39 words but the matrix has 40 rows"):
         pmi.svd_vectors(small_matrix(), words[:39], dim=5)
@@ -319,7 +319,7 @@ def test_errors_are_clear():
     with pytest.raises(ValueError, match=r"word indices must lie in 0 … 1 \(vocabulary_size=2\), found 0 … 5"):
         pmi.cooccurrence_counts([np.array([0, 5])], 2)
     sentences = [["a", "b", "c", "a", "b"]] * 3
-    with pytest.raises(ValueError, match="dim=3 must be at least 1 and smaller than the vocabulary size"):
+    with pytest.raises(ValueError, match=r"dims \[3\] must each be at least 1 and smaller than the vocabulary size"):
         pmi.pmi_vectors(sentences, dim=3, min_count=1)
     counts = pmi.cooccurrence_counts([np.array([0, 1, 2])], 3)
     with pytest.raises(ValueError, match=r"counts must be a square matrix with one row per word: \(3, 3\) for 2 words"):

@@ -66,7 +66,7 @@ def analogy_scores(word_vectors: WordVectors, a: str, b: str, c: str, method: st
       into [0, 1] and ε = :data:`COSMUL_EPSILON` (Levy & Goldberg 2014). A product cannot be
       won by one large similarity alone, as a sum can.
 
-    Returns one float32 score per word, in vocabulary order. Book: Chapter 3, "3CosAdd and 3CosMul".
+    Returns one float32 score per word, in vocabulary order. Book: Chapter 3, "Solving analogies".
     """
     if method not in METHODS:
         raise ValueError(f"unknown analogy method {method!r}; choose '3cosadd' or '3cosmul'")
@@ -312,7 +312,7 @@ def evaluate_analogies(word_vectors: WordVectors, path, restrict_vocab: int | No
     frequent spelling winning. A question counts as correct when the best word other than a, b
     and c is the expected one: d* = argmax_{d ∉ {a, b, c}} cos(d, b̂ − â + ĉ). That is the
     ``compute-accuracy`` tool of word2vec and gensim's ``evaluate_word_analogies``, whose answers
-    these are, question for question.
+    these are, question for question (with the default method and exclusion).
 
     ``method="3cosmul"`` scores with 3CosMul instead (:func:`analogy_scores`), and
     ``exclude_inputs=False`` lets a, b and c be answers (which are then wrong); neither has a
@@ -326,7 +326,7 @@ def evaluate_analogies(word_vectors: WordVectors, path, restrict_vocab: int | No
     if method == "3cosadd" and exclude_inputs:
         answers = _answer(vectors, question_rows[answerable], first_row)
     else:
-        answers = _best_rows(vectors, question_rows[answerable], method, exclude_inputs)
+        answers = _best_rows(vectors, question_rows[answerable], first_row, method, exclude_inputs)
     results = [SectionResult(name, [], []) for name, _ in sections]
     for i, answer in zip(answerable.tolist(), answers.tolist()):
         section, question = questions[i]
@@ -346,15 +346,18 @@ def input_answers(word_vectors: WordVectors, path, restrict_vocab: int | None = 
     """
     vocabulary_size, _, _, question_rows, first_row = _questions(word_vectors, path, restrict_vocab)
     question_rows = question_rows[(question_rows >= 0).all(axis=1)]
-    answers = first_row[_best_rows(word_vectors.vectors[:vocabulary_size], question_rows, method, exclude_inputs=False)]
+    answers = first_row[_best_rows(word_vectors.vectors[:vocabulary_size], question_rows, first_row, method,
+                                   exclude_inputs=False)]
     winners = np.select([answers == question_rows[:, i] for i in range(3)], ["a", "b", "c"], default="another word")
     return pd.Series(winners).value_counts(normalize=True).reindex(["a", "b", "c", "another word"], fill_value=0.0)
 
 
-def _best_rows(vectors: np.ndarray, question_rows: np.ndarray, method: str, exclude_inputs: bool,
-               batch_size: int = 512) -> np.ndarray:
+def _best_rows(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.ndarray, method: str,
+               exclude_inputs: bool, batch_size: int = 512) -> np.ndarray:
     """The best-scoring row for each question (a, b, c, ...) by ``method``, in plain batched
-    NumPy: a matrix product per batch (three for 3CosMul), then an argmax."""
+    NumPy: a matrix product per batch (three for 3CosMul), then an argmax. With
+    ``exclude_inputs``, no spelling of a, b or c is an answer (``first_row`` as in
+    :func:`_answer`)."""
     unit = representation.normalize(np.ascontiguousarray(vectors, dtype=np.float32))
     answers = np.empty(len(question_rows), dtype=np.int64)
     for start in range(0, len(question_rows), batch_size):
@@ -371,7 +374,12 @@ def _best_rows(vectors: np.ndarray, question_rows: np.ndarray, method: str, excl
             scores /= cos_a
         if exclude_inputs:
             scores[np.arange(len(rows))[:, None], rows[:, :3]] = -np.inf
-        answers[start:start + batch_size] = scores.argmax(axis=1)
+        best = scores.argmax(axis=1)
+        if exclude_inputs:  # another spelling of an input ("Athens" for "athens") is no answer either
+            for i in np.flatnonzero((first_row[best][:, None] == rows[:, :3]).any(axis=1)):
+                scores[i, np.isin(first_row, rows[i, :3])] = -np.inf
+                best[i] = scores[i].argmax()
+        answers[start:start + batch_size] = best
     return answers
 
 
@@ -490,7 +498,7 @@ def evaluate_word_pairs(word_vectors: WordVectors, path, restrict_vocab: int | N
     similarity only (cup–coffee is low). Pairs with a word outside the first ``restrict_vocab``
     words are skipped; words match case-insensitively, as in :func:`evaluate_analogies`.
     Spearman's ρ is Pearson's r of the ranks: only the order of the similarities counts.
-    Book: Chapter 3, "Word similarity benchmarks".
+    Book: Chapter 3, "Analogies are a sanity check, not an evaluation".
     """
     from scipy import stats
 
@@ -534,7 +542,7 @@ def bias_direction(word_vectors: WordVectors, pairs=GENDER_PAIRS) -> np.ndarray:
     principal component of the 2k centred vectors û₁ − μ = (û₁ − û₂) / 2 and û₂ − μ = −(û₁ − û₂) / 2.
     Those already have mean 0, so the component is the first right singular vector of the k
     differences û₁ − û₂. Its sign is chosen so the first words (she, her, ...) project positively.
-    Book: Chapter 3, "A gender direction".
+    Book: Chapter 3, "When arithmetic goes wrong".
     """
     pairs = list(pairs)
     if not pairs:
@@ -551,7 +559,7 @@ def project(word_vectors: WordVectors, words, direction) -> dict[str, float]:
     """cos(w, direction) for each word: its position along the direction, from −1 to 1.
 
     With :func:`bias_direction` from :data:`GENDER_PAIRS`, positive is the "she" side.
-    Book: Chapter 3, "A gender direction".
+    Book: Chapter 3, "When arithmetic goes wrong".
     """
     direction = _unit_direction(direction, word_vectors.dim)
     unit = word_vectors.unit_vectors
@@ -571,7 +579,7 @@ def neutralize(word_vectors: WordVectors, direction, neutral_words) -> WordVecto
     Each neutral word's unit vector loses its component along the direction g (a unit vector)
     and is scaled back to length 1: û ← (û − (û·g) g) / ‖û − (û·g) g‖, so that cos(û, g) = 0
     (Bolukbasi et al. 2016). Like theirs, the result holds unit vectors for every word (the other
-    words' cosines are unchanged); ``word_vectors`` is left as it was. Book: Chapter 3, "Hard debiasing".
+    words' cosines are unchanged); ``word_vectors`` is left as it was. Book: Chapter 3, "When arithmetic goes wrong".
     """
     g = _unit_direction(direction, word_vectors.dim)
     unit = word_vectors.unit_vectors.copy()
@@ -589,7 +597,7 @@ def equalize(word_vectors: WordVectors, direction, pairs) -> WordVectors:
     share ν and mirror each other across the neutral subspace, w₁ staying on its side. A word
     with no component along g (a neutralised one) is then exactly as similar to w₁ as to w₂:
     grandmother and grandfather are equally close to "babysitter" (Bolukbasi et al. 2016).
-    Returns unit vectors for every word, like :func:`neutralize`. Book: Chapter 3, "Hard debiasing".
+    Returns unit vectors for every word, like :func:`neutralize`. Book: Chapter 3, "When arithmetic goes wrong".
     """
     g = _unit_direction(direction, word_vectors.dim)
     unit = word_vectors.unit_vectors.copy()
@@ -635,7 +643,7 @@ def hard_debias(word_vectors: WordVectors, direction, restrict_vocab: int = 100_
 
     Returns unit vectors for every word. It removes what the direction measures, not every trace
     of bias: words once associated with one gender still cluster together (Gonen & Goldberg 2019).
-    Book: Chapter 3, "Hard debiasing".
+    Book: Chapter 3, "When arithmetic goes wrong".
     """
     neutral = [word for word in word_vectors.words[:restrict_vocab] if word not in gender_specific]
     return equalize(neutralize(word_vectors, direction, neutral), direction, pairs)

@@ -61,7 +61,7 @@ def similarity_matrix(a, b) -> torch.Tensor:
     ``a`` is (n, d) and ``b`` is (m, d) (a single vector counts as one row), torch tensors or
     numpy arrays. Rows are scaled to length 1 with ``torch.nn.functional.normalize``, as
     sentence-transformers' ``cos_sim`` does, so the result stays differentiable (a zero row gives
-    similarities of 0). Book: Chapter 4, "Similarity matrices".
+    similarities of 0). Book: Chapter 4, "The InfoNCE loss".
     """
     a, b = _as_matrix(a, "a"), _as_matrix(b, "b")
     if a.shape[1] != b.shape[1]:
@@ -220,7 +220,7 @@ def contrastive_steps(anchor, positive, negatives, steps: int = 30, temperature:
     negative is pushed away in proportion to its probability, and easy negatives barely move.
     (Adam would rescale every coordinate's step to about the learning rate, hiding exactly
     that.) There is no randomness: the same inputs give the same path. The inputs are not
-    modified. Book: Chapter 4, "Forces in action".
+    modified. Book: Chapter 4, "Contrastive training: forces in action".
     """
     _check_temperature(temperature)
     if steps < 0:
@@ -251,7 +251,7 @@ def in_batch_negatives(batch_size: int) -> np.ndarray:
     """The negatives :func:`info_nce` uses without being told: for query i, every other key.
 
     Returns a (B, B − 1) array whose row i lists 0 … B−1 without i. They cost nothing (the keys
-    are encoded anyway), but they are random passages, mostly easy. Book: Chapter 4, "In-batch negatives".
+    are encoded anyway), but they are random passages, mostly easy. Book: Chapter 4, "The InfoNCE loss".
 
     >>> in_batch_negatives(3).tolist()
     [[1, 2], [0, 2], [0, 1]]
@@ -308,7 +308,7 @@ def bm25_scores(queries, documents) -> np.ndarray:
     the rarer it is, and each repetition in d adds less. Tokens come from ``bm25s``'s tokenizer
     (lower-cased words of 2+ characters, English stop words removed, no stemming); a word
     repeated in the query counts once per occurrence, and a query with no indexed word scores 0
-    everywhere. Book: Chapter 4, "Mining negatives with BM25".
+    everywhere. Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     import bm25s
 
@@ -334,7 +334,7 @@ def mine_bm25_negatives(queries, documents, positives, k: int = 5, margin: float
     nor is any document scoring within the margin of it. Returns one array of document indices
     per query, hardest first; it has fewer than ``k`` entries (even none) when few documents
     qualify, for instance when the positive shares no word with the query (score 0).
-    Book: Chapter 4, "Mining negatives with BM25".
+    Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     return _negatives_below_positive(bm25_scores(queries, documents), positives, k, margin)
 
@@ -348,7 +348,7 @@ def mine_model_negatives(query_embeddings, doc_embeddings, positives, k: int = 5
     pipelines often rescore the candidates with a cross-encoder, which reads query and document
     together, before choosing; no cross-encoder is available offline here, so the bi-encoder's
     cosine is the only judge. As :func:`mine_bm25_negatives`, the positive and documents within
-    the margin are never returned. Book: Chapter 4, "Mining negatives with a stronger model".
+    the margin are never returned. Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     queries = _as_matrix(query_embeddings, "query_embeddings")
     documents = _as_matrix(doc_embeddings, "doc_embeddings")
@@ -387,7 +387,7 @@ def split_passages(articles, passage_words: int = 100, min_sentence_words: int =
     gathered until the passage reaches ``passage_words`` words; an article's last, shorter
     remainder is dropped, and so is any passage of a single sentence (it would have no context
     left once the sentence is taken out). ``max_passages_per_article`` keeps each article's first
-    passages only. Book: Chapter 4, "The inverse cloze task".
+    passages only. Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     if passage_words < 1:
         raise ValueError(f"passage_words must be at least 1, got {passage_words}")
@@ -429,7 +429,7 @@ def inverse_cloze_pairs(articles, passage_words: int = 100, remove_probability: 
     out of the passage, so that the model must match a sentence to the context around it by
     meaning rather than find it word for word; Lee et al. remove it 90% of the time and keep it
     in 10%, so the model also learns that word overlap is evidence. ``seed`` fixes every choice.
-    Book: Chapter 4, "The inverse cloze task".
+    Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     if not 0 <= remove_probability <= 1:
         raise ValueError(f"remove_probability must be between 0 and 1, got {remove_probability}")
@@ -446,7 +446,7 @@ def inverse_cloze_pairs(articles, passage_words: int = 100, remove_probability: 
 def split_articles(articles, heldout_fraction: float = 0.2, seed: int = 0):
     """Split articles into (train, held-out) lists: a seeded random ``heldout_fraction`` of them
     is held out, so no article has passages on both sides. Order within each side is kept.
-    Book: Chapter 4, "A held-out test".
+    Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     articles = list(articles)
     if not 0 < heldout_fraction < 1:
@@ -502,7 +502,7 @@ class WordVectorEncoder(torch.nn.Module):
     V is random (seeded), v is 0. Because a_t depends on the word's vector, not on the word,
     what it learns about which words matter carries over to words never seen in training.
     A d × h layer per word and one attention vector: about 15,000 parameters for d = 50,
-    h = 128. Book: Chapter 4, "A small encoder".
+    h = 128. Book: Chapter 4, "Training a sentence encoder, without labels".
     """
 
     def __init__(self, words, vectors, hidden: int = 128, seed: int = 0):
@@ -582,7 +582,7 @@ def build_encoder(word_vectors, texts, hidden: int = 128, seed: int = 0) -> Word
     Keeping only the corpus's words makes the model small (tens of thousands of rows instead of
     400,000). Pass every text the encoder will see, held-out ones included: their word vectors
     are pretrained and stay fixed, so this leaks nothing. ``hidden`` and ``seed`` are passed to
-    :class:`WordVectorEncoder`. Book: Chapter 4, "A small encoder".
+    :class:`WordVectorEncoder`. Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     seen = {token for text in texts for token in tokenize(text)}
     words = [word for word in word_vectors.words if word in seen]  # in word_vectors' order
@@ -594,7 +594,7 @@ def build_encoder(word_vectors, texts, hidden: int = 128, seed: int = 0) -> Word
 
 def encode(encoder: WordVectorEncoder, texts, batch_size: int = 512) -> np.ndarray:
     """Unit-length embeddings (n, d) of ``texts``, as float32 numpy. A text with no known word
-    gets the zero vector. Book: Chapter 4, "A small encoder"."""
+    gets the zero vector. Book: Chapter 4, "Training a sentence encoder, without labels"."""
     texts = list(texts)
     token_ids = encoder.token_ids(texts)
     with torch.no_grad(), _one_thread():
@@ -607,7 +607,7 @@ def mean_word_vectors(word_vectors, texts) -> np.ndarray:
     """The baseline: the mean of the word vectors of each text's words, scaled to length 1 (n, d).
 
     Words as :func:`~embedlab.word2vec.tokenize` finds them; unknown words are skipped, and a
-    text with no known word gets the zero vector. Book: Chapter 4, "A small encoder".
+    text with no known word gets the zero vector. Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     result = np.zeros((len(texts), word_vectors.dim), dtype=np.float32)
     for row, text in enumerate(texts):
@@ -672,7 +672,7 @@ def train_encoder(encoder: WordVectorEncoder, pairs, *, hard_negatives=None, epo
 
     Deterministic: the same arguments give the same model, bit for bit, on any machine (PyTorch
     runs on one thread here, see :func:`_one_thread`). Returns :class:`TrainedEncoder`.
-    Book: Chapter 4, "Training the encoder".
+    Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     _check_temperature(temperature)
     pairs = [(p.query, p.passage) if isinstance(p, ICTPair) else tuple(p) for p in pairs]
@@ -772,7 +772,7 @@ def _check_k(k: int) -> None:
 
 def recall_at_k(rankings, relevant, k: int) -> float:
     """Mean over queries of |relevant ∩ top k| / |relevant|: the share of what should be found
-    that is found in the first k results. Book: Chapter 4, "Measuring retrieval".
+    that is found in the first k results. Book: Chapter 4, "Training a sentence encoder, without labels".
 
     >>> recall_at_k([[3, 1, 2]], [{1, 5}], k=2)
     0.5
@@ -783,7 +783,7 @@ def recall_at_k(rankings, relevant, k: int) -> float:
 
 def precision_at_k(rankings, relevant, k: int) -> float:
     """Mean over queries of |relevant ∩ top k| / k: the share of the first k results that are
-    relevant. Book: Chapter 4, "Measuring retrieval".
+    relevant. Book: Chapter 4, "Training a sentence encoder, without labels".
 
     >>> precision_at_k([[3, 1, 2]], [{1, 5}], k=2)
     0.5
@@ -794,7 +794,7 @@ def precision_at_k(rankings, relevant, k: int) -> float:
 
 def mrr(rankings, relevant) -> float:
     """Mean reciprocal rank: the mean over queries of 1 / (position of the first relevant
-    document), counting from 1, and 0 when none is ranked. Book: Chapter 4, "Measuring retrieval".
+    document), counting from 1, and 0 when none is ranked. Book: Chapter 4, "Training a sentence encoder, without labels".
 
     >>> mrr([[3, 1, 2], [5, 4]], [{1}, {7}])
     0.25
@@ -812,7 +812,7 @@ def ndcg_at_k(rankings, relevant, k: int) -> float:
     DCG@k = Σ_{i=1..k} gain(doc_i) / log₂(i + 1), and nDCG@k = DCG@k / IDCG@k, IDCG being the
     DCG of the best possible order. ``relevant[q]`` is a set (every relevant document has gain
     1) or a dict {document: gain} for graded relevance. Linear gains, as scikit-learn's
-    ``ndcg_score``. Book: Chapter 4, "Measuring retrieval".
+    ``ndcg_score``. Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     _check_k(k)
     discounts = 1 / np.log2(np.arange(2, k + 2))  # (k,): 1/log₂(i + 1) for i = 1 … k
@@ -827,7 +827,7 @@ def ndcg_at_k(rankings, relevant, k: int) -> float:
 
 def retrieval_report(rankings, relevant, ks=(1, 5, 10)) -> dict:
     """Recall@k for each k in ``ks``, MRR and nDCG@max(ks), as a dict ready for
-    ``pandas.DataFrame([report], index=[name])``. Book: Chapter 4, "Measuring retrieval".
+    ``pandas.DataFrame([report], index=[name])``. Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     report = {f"recall@{k}": recall_at_k(rankings, relevant, k) for k in ks}
     report["MRR"] = mrr(rankings, relevant)
@@ -854,7 +854,7 @@ def lee_correlation(embeddings, human=None) -> Correlation:
     ``embeddings`` (50, d) are those of :func:`embedlab.data.lee_documents`, in order; ``human``
     defaults to :func:`embedlab.data.lee_similarities`. Both are compared on the 1,225 pairs
     i < j (the upper triangle), as gensim's ``test_lee`` does; Lee et al. (2005) report that
-    LSA reaches Pearson r ≈ 0.6. Book: Chapter 4, "Documents, not just words".
+    LSA reaches Pearson r ≈ 0.6. Book: Chapter 4, "Training a sentence encoder, without labels".
     """
     from scipy import stats
 

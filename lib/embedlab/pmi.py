@@ -209,7 +209,7 @@ def svd_sweep(matrix, words, dims, eigenvalue_weight: float = 1.0, seed: int = 0
         raise ValueError(f"{len(words)} words but the matrix has {matrix.shape[0]} rows: they must match one to one")
     if not dims or not 1 <= dims[0] or not dims[-1] < min(matrix.shape):
         raise ValueError(
-            f"dim={dims[-1] if dims else None} must be at least 1 and smaller than the vocabulary size: the matrix is "
+            f"dims {dims} must each be at least 1 and smaller than the vocabulary size: the matrix is "
             f"{matrix.shape[0]} × {matrix.shape[1]}"
         )
     # One BLAS thread: ARPACK's time goes to sparse products, which are single-threaded anyway,
