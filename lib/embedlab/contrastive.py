@@ -697,19 +697,24 @@ def train_encoder(encoder: WordVectorEncoder, pairs, *, hard_negatives=None, epo
             loss = info_nce(encoder(_pad([query_ids[i] for i in batch])),  # (B, d)
                             encoder(_pad([positive_ids[i] for i in batch])),  # (B, d)
                             temperature, hard_negatives=negatives)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+            _descend(optimizer, loss, losses, bar)
     return TrainedEncoder(encoder, losses, time.perf_counter() - started)
 
 
-def _progress_bar(total: int, enabled: bool):
+def _progress_bar(total: int, enabled: bool, description: str = "training the encoder"):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="training the encoder", unit=" batches", disable=not enabled)
+    return tqdm(total=total, desc=description, unit=" batches", disable=not enabled)
+
+
+def _descend(optimizer, loss, losses: list, bar) -> None:
+    """One gradient step on ``loss``; its value goes to ``losses`` and the progress ``bar``."""
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    losses.append(loss.item())
+    bar.update(1)
+    bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
 
 
 def minilm_embeddings(texts, batch_size: int = 32) -> np.ndarray:

@@ -420,10 +420,7 @@ def train_head(query_embeddings, key_embeddings, dims=None, *, weights=None, epo
     batches = list(contrastive._batches(len(queries), batch_size, epochs, np.random.default_rng(seed)))
     losses = []
     started = time.perf_counter()
-    from tqdm.auto import tqdm
-
-    with contrastive._one_thread(), tqdm(total=len(batches), desc="training the head", unit=" batches",
-                                          disable=not progress_bar) as bar:
+    with contrastive._one_thread(), contrastive._progress_bar(len(batches), progress_bar, "training the head") as bar:
         for batch in batches:
             batch = torch.from_numpy(batch)
             q, k = head(queries[batch]), head(keys[batch])  # (B, d) each
@@ -431,12 +428,7 @@ def train_head(query_embeddings, key_embeddings, dims=None, *, weights=None, epo
                 loss = contrastive.info_nce(q, k, temperature)
             else:
                 loss = matryoshka_loss(q, k, dims, weights, temperature)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+            contrastive._descend(optimizer, loss, losses, bar)
     return TrainedHead(head, losses, time.perf_counter() - started)
 
 
