@@ -237,6 +237,58 @@ def test_largest_finds_the_same_set_as_argpartition(n, k):
     assert (matryoshka._largest(scores, k) == n - 1).any(axis=1).all()
 
 
+def test_two_stage_index_equals_the_one_shot_search_for_any_block_size():
+    """The block-by-block shortlist (with its bar and merges) finds the same set as one
+    selection over all prefix scores; the block size changes the speed only."""
+    index = unit_vectors(3000, 48)
+    queries = unit_vectors(7, 48, seed=3)
+    prefix_scores = matryoshka.truncate(queries, 12) @ matryoshka.truncate(index, 12).T
+    expected = np.sort(np.argpartition(-prefix_scores, 149, axis=1)[:, :150], axis=1)
+    search_index = matryoshka.TwoStageIndex(index, 12)
+    assert search_index.prefix.flags.c_contiguous and search_index.prefix.shape == (3000, 12)
+    for block_size in [100, 512, 1000, 5000]:  # a first block smaller than the shortlist, a remainder, one block
+        found = matryoshka._shortlist(matryoshka.truncate(queries, 12), search_index.prefix, 150, block_size)
+        np.testing.assert_array_equal(np.sort(found, axis=1), expected)
+    full_scores = np.take_along_axis(queries @ index.T, expected, axis=1)
+    order = np.argsort(-full_scores, axis=1, kind="stable")[:, :10]
+    indices, scores = search_index.search(queries, 150, 10, block_size=512)
+    np.testing.assert_array_equal(indices, np.take_along_axis(expected, order, axis=1))
+    np.testing.assert_allclose(scores, np.take_along_axis(full_scores, order, axis=1), rtol=1e-6)
+    np.testing.assert_array_equal(matryoshka.two_stage_search(queries, index, 12, 150, 10)[0], indices)
+
+
+def prefix_energy(vectors):
+    """Share of the total variance in the first m coordinates, for every m: (D,)."""
+    variance = vectors.var(axis=0)
+    return np.cumsum(variance) / variance.sum()
+
+
+def test_synthetic_index_keeps_the_real_spectrum_and_is_reproducible():
+    rng = np.random.default_rng(5)
+    mixing = np.linalg.qr(rng.standard_normal((32, 32)))[0] * 0.3 + np.eye(32)  # correlated dimensions
+    real = unit_vectors(400, 32) @ mixing.T
+    real /= np.linalg.norm(real, axis=1, keepdims=True)
+    synthetic = matryoshka.synthetic_index(real, 20_000, noise=0.5, seed=0)
+    assert synthetic.shape == (20_000, 32) and synthetic.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(synthetic, axis=1), 1, rtol=1e-5)
+    real_share = real.var(axis=0) / real.var(axis=0).sum()
+    np.testing.assert_allclose(synthetic.var(axis=0) / synthetic.var(axis=0).sum(), real_share, rtol=0.15)
+    np.testing.assert_allclose(prefix_energy(synthetic), prefix_energy(real), atol=0.02)
+    isotropic = unit_vectors(20_000, 32, seed=9) * np.sqrt(np.arange(1, 33))  # negative control: a flat spectrum
+    isotropic /= np.linalg.norm(isotropic, axis=1, keepdims=True)
+    assert np.abs(prefix_energy(isotropic) - prefix_energy(real)).max() > 0.1
+    np.testing.assert_array_equal(matryoshka.synthetic_index(real, 100, seed=0),
+                                  matryoshka.synthetic_index(real, 100, seed=np.random.default_rng(0)))
+    other_seed = matryoshka.synthetic_index(real, 100, seed=1)
+    assert not np.array_equal(other_seed, matryoshka.synthetic_index(real, 100, seed=0))
+    with pytest.raises(ValueError, match=r"real_embeddings must be a matrix \(n_real, d\) with n_real >= 2"):
+        matryoshka.synthetic_index(real[:1], 10)
+    with pytest.raises(ValueError, match="need n >= 1 and noise >= 0"):
+        matryoshka.synthetic_index(real, 10, noise=-1)
+    with pytest.raises(ValueError, match=r"covariance must have shape \(32, 32\)"):
+        matryoshka.synthetic_index(real, 10, covariance=np.eye(3))
+
+
 def test_search_refuses_bad_input():
     index = unit_vectors(50, 8)
     with pytest.raises(ValueError, match=r"need 1 <= k <= shortlist_size <= number of indexed vectors \(50\)"):
