@@ -395,3 +395,14 @@ def test_pca_prefixes_are_pca_to_that_dimension():
 
 def test_docstring_examples():
     assert doctest.testmod(matryoshka).failed == 0
+
+
+def test_two_stage_report_measures_recall_against_exact_search():
+    rng = np.random.default_rng(0)
+    index = matryoshka.truncate(rng.normal(size=(500, 32)) * np.linspace(3, 0.1, 32), 32)
+    queries = matryoshka.truncate(index[:20] + 0.05 * rng.normal(size=(20, 32)), 32)
+    report = matryoshka.two_stage_report(queries, index, dims=[8], shortlists=[10, 500], k=5, batch_size=10, repeats=1)
+    assert list(report.index) == [(8, 10), (8, 500)]
+    assert report.loc[(8, 500), "recall@5"] == 1.0  # a shortlist of the whole index is exact search
+    assert 0 <= report.loc[(8, 10), "recall@5"] <= 1
+    assert (report["ms per query"] > 0).all() and (report["speed-up"] > 0).all()

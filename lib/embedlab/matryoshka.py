@@ -449,6 +449,42 @@ def search_latency(n_vectors: int, dim: int, batch_size: int = 1, n_queries: int
     return Latency(n_vectors, dim, batch_size, best * 1e3 / (len(batches) * batch_size))
 
 
+def two_stage_report(queries, index, dims, shortlists, k: int = 10, batch_size: int = 100,
+                     repeats: int = 2) -> pd.DataFrame:
+    """Two-stage search (:class:`TwoStageIndex`) against exact search on the same queries and
+    index, one row per (prefix ``m``, shortlist ``s``): recall@k against the exact top k, the
+    milliseconds per query in batches of ``batch_size`` (best of ``repeats`` runs) and the
+    speed-up over exact search (:func:`exact_search`) timed the same way, all on one thread so
+    that both methods get the same CPU. Book: Chapter 5, "Two-stage search"."""
+    from threadpoolctl import threadpool_limits
+
+    queries = _as_float32_matrix(queries, "queries")
+    batches = [queries[i : i + batch_size] for i in range(0, len(queries), batch_size)]
+
+    def best_ms(search):
+        best = np.inf
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for batch in batches:
+                search(batch)
+            best = min(best, time.perf_counter() - started)
+        return best * 1e3 / len(queries)
+
+    rows = []
+    with threadpool_limits(limits=1):
+        exact, _ = exact_search(queries, index, k)
+        exact_ms = best_ms(lambda batch: exact_search(batch, index, k))
+        for m in dims:
+            two_stage = TwoStageIndex(index, m)
+            for size in shortlists:
+                found, _ = two_stage.search(queries, size, k)
+                ms = best_ms(lambda batch: two_stage.search(batch, size, k))
+                rows.append({"prefix m": m, "shortlist s": size,
+                             f"recall@{k}": contrastive.recall_at_k(found, [set(row) for row in exact], k),
+                             "ms per query": ms, "exact ms per query": exact_ms, "speed-up": exact_ms / ms})
+    return pd.DataFrame(rows).set_index(["prefix m", "shortlist s"])
+
+
 # ----------------------------------------------------------------------------------------
 # 4. A projection head trained with and without the Matryoshka loss
 

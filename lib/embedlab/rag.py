@@ -24,6 +24,8 @@ The pieces, in the order the chapter builds them:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import functools
 import importlib.util
 import json
@@ -78,9 +80,31 @@ def help_centre_queries() -> pd.DataFrame:
     return table
 
 
-def wikipedia_documents() -> list[Document]:
-    """The 106 articles of :func:`embedlab.data.wikipedia_sample` as documents (id = title)."""
-    return [Document(a.title, a.title, a.text, "wikipedia-sample") for a in data.wikipedia_sample()]
+def wikipedia_documents(max_words: int | None = None) -> list[Document]:
+    """The 106 articles of :func:`embedlab.data.wikipedia_sample` as documents (id = title).
+
+    ``max_words=N`` keeps each article's beginning: up to the last sentence end within its first
+    N words (the first N words when no sentence ends there). Every passage of
+    :func:`wikipedia_questions` lies in the first 330 words of its article, so ``max_words=400``
+    keeps every answer and a twelfth of the text (40,000 words), which the chapter can encode in
+    its time budget.
+    """
+    if max_words is not None and max_words < 1:
+        raise ValueError(f"max_words must be a positive number of words, got {max_words}")
+    documents = [Document(a.title, a.title, a.text, "wikipedia-sample") for a in data.wikipedia_sample()]
+    if max_words is None:
+        return documents
+    return [Document(d.doc_id, d.title, _first_words(d.text, max_words), d.source) for d in documents]
+
+
+def _first_words(text: str, max_words: int) -> str:
+    """``text`` up to the last sentence end within its first ``max_words`` words."""
+    spans = np.array([m.span() for m in _WORD.finditer(text)], dtype=np.int64).reshape(-1, 2)
+    if len(spans) <= max_words:
+        return text
+    ends = np.flatnonzero(_sentence_ends(text, spans)[:max_words])
+    last = int(ends[-1]) if len(ends) else max_words - 1
+    return text[: spans[last, 1]]
 
 
 def wikipedia_questions() -> pd.DataFrame:
@@ -372,18 +396,57 @@ def encode(texts, model=None, batch_size: int = 32, show_progress: bool = False)
                         show_progress_bar=show_progress).astype(np.float32)
 
 
+def encode_with_tokens(texts, model=None, batch_size: int = 32,
+                       show_progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+    """:func:`encode` and :func:`token_vectors` from one forward pass: the embedding of each text is
+    the mean of its token vectors (MiniLM's pooling), so the encoder need not read a text twice to
+    offer both. Returns (embeddings (n, 384) float32, one (n_tokens, 384) float32 array per text)."""
+    model = model or minilm()
+    outputs = model.encode(list(texts), batch_size=batch_size, output_value=None, convert_to_numpy=False,
+                           show_progress_bar=show_progress)
+    if not outputs:
+        return np.zeros((0, 384), dtype=np.float32), []
+    embeddings = _unit_rows(np.stack([output["sentence_embedding"].float().cpu().numpy() for output in outputs]))
+    tokens = []
+    for output in outputs:
+        length = int(output["attention_mask"].sum())  # padding follows the text's own tokens
+        tokens.append(_unit_rows(output["token_embeddings"][1 : length - 1].float().cpu().numpy()))
+    return embeddings.astype(np.float32), tokens
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+
+
 def embed_chunks(chunks, config: ChunkingConfig = ChunkingConfig(), model=None, model_name: str = MODEL_NAME,
-                 show_progress: bool = False) -> np.ndarray:
+                 show_progress: bool = False, with_tokens: bool = False):
     """Embeddings (n_chunks, d) of :func:`embedding_input` of each chunk, cached on disk.
 
     The cache (:func:`embedlab.data.cached_array`) is keyed by the model's name, the chunking
     configuration and every input text, so running the same ingestion again loads the array
     instead of encoding the corpus, and any change of model, chunking or text encodes anew.
-    ``model`` is only loaded when something must be encoded. Book: Chapter 6, "Dense retrieval".
+    ``model`` is only loaded when something must be encoded.
+
+    ``with_tokens=True`` returns ``(embeddings, token_vectors)``, both from one pass
+    (:func:`encode_with_tokens`) and cached together, the token vectors as float16 (half the
+    disk; MaxSim scores move by less than 0.01): what a late-interaction re-ranker reads, so that
+    re-ranking costs no encoder pass over the candidates. Book: Chapter 6, "Dense retrieval".
     """
     texts = [embedding_input(chunk) for chunk in chunks]
     key = (model_name, _MODEL_PACKAGE if model_name == MODEL_NAME else "", config, texts)
-    return data.cached_array("rag-chunks", key, lambda: encode(texts, model, show_progress=show_progress))
+    if not with_tokens:
+        return data.cached_array("rag-chunks", key, lambda: encode(texts, model, show_progress=show_progress))
+
+    def compute():
+        embeddings, tokens = encode_with_tokens(texts, model, show_progress=show_progress)
+        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
+        return {"embeddings": embeddings, "lengths": lengths,
+                "tokens": np.concatenate(tokens).astype(np.float16) if tokens else np.zeros((0, 384), np.float16)}
+
+    saved = data.cached_arrays("rag-chunk-tokens", key, compute)
+    offsets = np.concatenate([[0], np.cumsum(saved["lengths"])])
+    tokens = [saved["tokens"][start:stop] for start, stop in zip(offsets[:-1], offsets[1:])]
+    return saved["embeddings"], tokens
 
 
 def exact_search(query_vectors, vectors, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -616,11 +679,15 @@ def token_vectors(texts, model=None, batch_size: int = 32) -> list[np.ndarray]:
     [CLS] and [SEP] left out, scaled to unit length: one (n_tokens, 384) array per text."""
     model = model or minilm()
     outputs = model.encode(list(texts), output_value="token_embeddings", convert_to_numpy=False, batch_size=batch_size)
-    vectors = []
-    for output in outputs:
-        tokens = output[1:-1].float().cpu().numpy()
-        vectors.append(tokens / np.maximum(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-12))
-    return vectors
+    return [_unit_rows(output[1:-1].float().cpu().numpy()) for output in outputs]
+
+
+def maxsim(query_tokens: np.ndarray, text_tokens) -> np.ndarray:
+    """MaxSim of one query's token vectors (m, d) against each text's (n_i, d): Σ_i max_j q̂_i · d̂_j
+    (see :func:`maxsim_scores`); float16 token vectors are read as float32."""
+    query_tokens = np.asarray(query_tokens, dtype=np.float32)
+    return np.array([(query_tokens @ np.asarray(tokens, dtype=np.float32).T).max(axis=1).sum()
+                     if len(tokens) else 0.0 for tokens in text_tokens], dtype=np.float32)
 
 
 def maxsim_scores(query: str, texts, model=None) -> np.ndarray:
@@ -638,7 +705,7 @@ def maxsim_scores(query: str, texts, model=None) -> np.ndarray:
     if not texts:
         return np.zeros(0, dtype=np.float32)
     query_tokens, *text_tokens = token_vectors([query, *texts], model)
-    return np.array([(query_tokens @ tokens.T).max(axis=1).sum() for tokens in text_tokens], dtype=np.float32)
+    return maxsim(query_tokens, text_tokens)
 
 
 _NO_FILTERS = "filters (where=...) need a MilvusStore; ExactVectors searches every vector"
@@ -683,22 +750,31 @@ class Retriever:
     (in memory) or a :class:`MilvusStore`. BM25 indexes the same text the encoder read
     (:func:`embedding_input`: title, then chunk) when the retriever is made (bm25s indexes the
     Wikipedia sample's chunks in about a second), so the database stays the one place the chunks live.
+    ``token_vectors`` (optional, one array per chunk) are the chunks' stored token vectors for
+    re-ranking; without them, re-ranking encodes each candidate anew.
     """
 
-    def __init__(self, chunks, vectors, model=None):
+    def __init__(self, chunks, vectors, model=None, token_vectors=None):
         self.chunks = list(chunks)
         if not self.chunks:
             raise ValueError("there are no chunks to search")
-        self.vectors, self._model = vectors, model
+        if token_vectors is not None and len(token_vectors) != len(self.chunks):
+            raise ValueError(f"{len(token_vectors)} token-vector arrays for {len(self.chunks)} chunks")
+        self.vectors, self._model, self.token_vectors = vectors, model, token_vectors
         self.bm25 = BM25Index([embedding_input(chunk) for chunk in self.chunks])
 
     @classmethod
     def from_documents(cls, documents, config: ChunkingConfig = ChunkingConfig(), model=None,
-                       show_progress: bool = False) -> Retriever:
-        """Chunk ``documents``, embed the chunks (cached, :func:`embed_chunks`) and keep them in memory."""
+                       show_progress: bool = False, with_tokens: bool = True) -> Retriever:
+        """Chunk ``documents``, embed the chunks (cached, :func:`embed_chunks`) and keep them in memory,
+        with their token vectors for re-ranking unless ``with_tokens=False``."""
         chunks = chunk_documents(documents, config, show_progress)
-        embeddings = embed_chunks(chunks, config, model, show_progress=show_progress)
-        return cls(chunks, ExactVectors(embeddings), model)
+        if not chunks:
+            raise ValueError("the documents hold no words to index")
+        if with_tokens:
+            embeddings, tokens = embed_chunks(chunks, config, model, show_progress=show_progress, with_tokens=True)
+            return cls(chunks, ExactVectors(embeddings), model, tokens)
+        return cls(chunks, ExactVectors(embed_chunks(chunks, config, model, show_progress=show_progress)), model)
 
     @property
     def model(self):
@@ -751,18 +827,23 @@ class Retriever:
         fused = reciprocal_rank_fusion([bm25_keys.tolist(), dense_keys.tolist()], k=rrf_k)
         return np.array([key for key, _ in fused], dtype=np.int64), np.array([s for _, s in fused], dtype=np.float32)
 
-    def rerank(self, query: str, keys, top: int) -> tuple[np.ndarray, np.ndarray]:
-        """Order the first ``top`` of ``keys`` by :func:`maxsim_scores`; those after keep their order
-        (and a NaN score). Returns (keys, scores)."""
+    def rerank(self, query: str, keys, top: int, query_tokens=None) -> tuple[np.ndarray, np.ndarray]:
+        """Order the first ``top`` of ``keys`` by MaxSim (:func:`maxsim_scores`); those after keep
+        their order (and a NaN score). Returns (keys, scores). Stored token vectors are used when
+        the retriever has them, and ``query_tokens`` when given."""
         keys = np.asarray(keys, dtype=np.int64)
         head, tail = keys[:top], keys[top:]
-        scores = maxsim_scores(query, [embedding_input(self.chunks[key]) for key in head], self.model)
+        if self.token_vectors is None:
+            scores = maxsim_scores(query, [embedding_input(self.chunks[key]) for key in head], self.model)
+        else:
+            query_tokens = token_vectors([query], self.model)[0] if query_tokens is None else query_tokens
+            scores = maxsim(query_tokens, [self.token_vectors[key] for key in head])
         order = np.lexsort((np.arange(len(head)), -scores))
         return (np.concatenate([head[order], tail]),
                 np.concatenate([scores[order], np.full(len(tail), np.nan, dtype=np.float32)]))
 
     def ranking(self, query: str, method: str = "hybrid+rerank", depth: int = 100, rerank_top: int = 20,
-                where: str | None = None, query_vector=None) -> tuple[np.ndarray, np.ndarray]:
+                where: str | None = None, query_vector=None, query_tokens=None) -> tuple[np.ndarray, np.ndarray]:
         """Chunk keys and scores, best first, by one of :data:`SEARCH_METHODS`; ``depth`` chunks are
         taken from each first-stage ranking and the ``rerank_top`` best hybrid ones are re-ranked."""
         if method not in SEARCH_METHODS:
@@ -772,7 +853,7 @@ class Retriever:
         if method == "dense":
             return self.dense_ranking(query, depth, where, query_vector)
         keys, scores = self.hybrid_ranking(query, depth, where, query_vector)
-        return self.rerank(query, keys, rerank_top) if method == "hybrid+rerank" else (keys, scores)
+        return self.rerank(query, keys, rerank_top, query_tokens) if method == "hybrid+rerank" else (keys, scores)
 
     def search(self, query: str, k: int = 5, method: str = "hybrid+rerank", where: str | None = None,
                rerank_top: int = 20) -> list[Hit]:
@@ -820,14 +901,16 @@ def evaluate_retrievers(retriever: Retriever, questions: pd.DataFrame, documents
     from embedlab import contrastive
 
     texts = {document.doc_id: document.text for document in documents}
-    query_vectors = encode(questions["question"], retriever.model)
+    query_vectors, query_tokens = encode_with_tokens(questions["question"], retriever.model)
     rankings = {method: [] for method in methods}
     passages = {method: [] for method in methods}
     rows = list(questions.itertuples(index=False))
-    for row, vector in zip(_progress(rows, show_progress, "evaluating", " questions"), query_vectors):
+    for row, vector, tokens in zip(_progress(rows, show_progress, "evaluating", " questions"), query_vectors,
+                                   query_tokens):
         start = texts[row.first_title].find(row.passage)
         for method in methods:
-            keys, _ = retriever.ranking(row.question, method, depth, rerank_top, query_vector=vector[None, :])
+            keys, _ = retriever.ranking(row.question, method, depth, rerank_top, query_vector=vector[None, :],
+                                        query_tokens=tokens)
             rankings[method].append(document_ranking(retriever.chunks, keys))
             passages[method].append(_passage_labels(retriever.chunks, keys, row.first_title, start,
                                                     start + len(row.passage)))
@@ -848,6 +931,173 @@ def evaluate_retrievers(retriever: Retriever, questions: pd.DataFrame, documents
                                                      [{"passage"}] * len(chosen), 5),
             })
     return pd.DataFrame(report).set_index(["method", "kind"])
+
+
+def search_latency(retriever: Retriever, queries, methods=SEARCH_METHODS, rerank_top: int = 20,
+                   repeats: int = 1) -> pd.Series:
+    """Median milliseconds per query of each search method on ``retriever``, everything included
+    (query encoding, BM25, search, fusion, MaxSim over the stored token vectors). With
+    ``"rerank, encoding candidates"`` among ``methods``, also re-ranking when the candidates' token
+    vectors are not stored and the encoder must read each candidate at query time (the cost a
+    cross-encoder always pays). Book: Chapter 6, "Re-ranking"."""
+    queries = list(queries)
+    without_tokens = copy.copy(retriever)
+    without_tokens.token_vectors = None
+    times = {}
+    for method in methods:
+        searcher, name = (without_tokens, "hybrid+rerank") if method == "rerank, encoding candidates" else (retriever, method)
+        samples = []
+        for _ in range(repeats):
+            for query in queries:
+                started = time.perf_counter()
+                searcher.ranking(query, name, rerank_top=rerank_top)
+                samples.append(time.perf_counter() - started)
+        times[method] = 1000 * float(np.median(samples))
+    return pd.Series(times, name="ms per query")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What each stage of retrieval-augmented generation produced for one question (:func:`trace`)."""
+
+    question: str
+    chunks: int
+    query_vector: np.ndarray
+    dense: list
+    bm25: list
+    hybrid: list
+    reranked: list
+    prompt: str
+    answer: str
+
+
+def trace(retriever: Retriever, question: str, generator: Generator | None = None, k: int = 3,
+          rerank_top: int = 20) -> Trace:
+    """Run one question through every stage (embed the query, dense and BM25 search, fuse, re-rank,
+    build the prompt, generate) and keep each stage's real output: the ``k`` best :class:`Hit`
+    objects of each ranking, the prompt and the answer of ``generator`` (default
+    :func:`extractive_generator`). Book: Chapter 6, "The pipeline, step by step"."""
+    query_vector, query_tokens = encode_with_tokens([question], retriever.model)
+
+    def hits(keys, scores):
+        return [Hit(rank, retriever.chunks[key], float(score), int(key))
+                for rank, (key, score) in enumerate(zip(keys[:k], scores[:k]), start=1)]
+
+    depth = max(100, rerank_top)
+    hybrid = retriever.hybrid_ranking(question, depth, query_vector=query_vector)
+    reranked = hits(*retriever.rerank(question, hybrid[0], rerank_top, query_tokens[0]))
+    prompt = build_prompt(question, reranked)
+    return Trace(question, len(retriever.chunks), query_vector[0],
+                 hits(*retriever.dense_ranking(question, depth, query_vector=query_vector)),
+                 hits(*retriever.bm25_ranking(question, depth)), hits(*hybrid), reranked, prompt,
+                 (generator or extractive_generator)(prompt))
+
+
+def encoding_speed(encode_texts, texts, repeats: int = 2) -> float:
+    """Texts per second that ``encode_texts(texts)`` encodes: the best of ``repeats`` timed runs
+    (the first run of a model pays for warming up). Book: Chapter 6, "Choosing an embedding model"."""
+    texts = list(texts)
+    if not texts:
+        raise ValueError("no texts to time")
+    best = min(_seconds(encode_texts, texts) for _ in range(repeats))
+    return len(texts) / best
+
+
+def _seconds(function, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+def dense_report(chunks, chunk_vectors, query_vectors, questions: pd.DataFrame) -> dict:
+    """Recall@5, MRR and nDCG@10 of dense retrieval by any encoder, over the articles of ``questions``
+    (:func:`wikipedia_questions`), with recall@5 also for paraphrased questions alone: how the
+    chapter compares encoders on the same chunks. ``chunk_vectors`` and ``query_vectors`` are unit
+    rows from the same encoder. Book: Chapter 6, "Choosing an embedding model"."""
+    from embedlab import contrastive
+
+    if len(chunk_vectors) != len(chunks) or len(query_vectors) != len(questions):
+        raise ValueError(f"{len(chunk_vectors)} vectors for {len(chunks)} chunks and {len(query_vectors)} "
+                         f"for {len(questions)} questions: one vector each")
+    keys, _ = exact_search(query_vectors, chunk_vectors, min(100, len(chunks)))
+    ranked = [document_ranking(chunks, row) for row in keys]
+    relevant = list(questions["relevant_titles"])
+    paraphrase = np.flatnonzero((questions["kind"] == "paraphrase").to_numpy())
+    return {"recall@5": contrastive.recall_at_k(ranked, relevant, 5),
+            "recall@5 (paraphrase)": contrastive.recall_at_k([ranked[i] for i in paraphrase],
+                                                             [relevant[i] for i in paraphrase], 5),
+            "MRR": contrastive.mrr(ranked, relevant), "nDCG@10": contrastive.ndcg_at_k(ranked, relevant, 10)}
+
+
+def chunk_size_sweep(documents, questions: pd.DataFrame, sizes=(64, 128, 256, 512, 1024), k: int = 5,
+                     context_tokens: int = 512, model=None, show_progress: bool = False) -> pd.DataFrame:
+    """Dense retrieval of the quoted passages of ``questions`` with chunks of each size in ``sizes``
+    (MiniLM tokens, overlap 1/8 of the size), one row per size.
+
+    Columns: ``chunks``; ``truncated`` (share of chunks longer than the 256 tokens MiniLM reads:
+    the encoder never sees their end); ``passage@k`` (share of questions for which one of the
+    first ``k`` chunks holds at least half of the passage); ``passage@budget`` (the same when the
+    generator's context holds ``context_tokens`` tokens, that is the first
+    max(1, context_tokens // size) chunks: small chunks pass more of them); ``article@k``; and
+    ``tokens to passage``, the median over questions of the tokens a generator must read, best
+    chunk first, until it has read the passage (infinite when it is not among the first 100).
+    Embeddings are cached per chunking (:func:`embed_chunks`). Book: Chapter 6, "Chunk size".
+    """
+    from embedlab import contrastive
+
+    model = model or minilm()
+    texts = {document.doc_id: document.text for document in documents}
+    starts = [texts[row.first_title].find(row.passage) for row in questions.itertuples(index=False)]
+    query_vectors = encode(questions["question"], model)
+    limit = model.max_seq_length
+    tokenizer = _minilm_tokenizer()
+    rows = []
+    for size in _progress(list(sizes), show_progress, "chunk sizes", " sizes"):
+        config = ChunkingConfig(max_tokens=size, overlap=size // 8)
+        chunks = chunk_documents(documents, config)
+        vectors = embed_chunks(chunks, config, model)
+        lengths = [len(ids) for ids in tokenizer([embedding_input(c) for c in chunks], verbose=False)["input_ids"]]
+        keys, _ = exact_search(query_vectors, vectors, min(100, len(chunks)))
+        labels = [_passage_labels(chunks, row, q.first_title, start, start + len(q.passage))
+                  for row, q, start in zip(keys, questions.itertuples(index=False), starts)]
+        found = [{"passage"}] * len(labels)
+        to_passage = [float(np.sum(np.array(lengths)[row[: labels_row.index("passage") + 1]]))
+                      if "passage" in labels_row else np.inf for row, labels_row in zip(keys, labels)]
+        rows.append({"max_tokens": size, "chunks": len(chunks), "truncated": float(np.mean(np.array(lengths) > limit)),
+                     f"passage@{k}": contrastive.recall_at_k(labels, found, k),
+                     "passage@budget": contrastive.recall_at_k(labels, found, max(1, context_tokens // size)),
+                     f"article@{k}": contrastive.recall_at_k([document_ranking(chunks, row) for row in keys],
+                                                            list(questions["relevant_titles"]), k),
+                     "tokens to passage": float(np.median(to_passage))})
+    return pd.DataFrame(rows).set_index("max_tokens")
+
+
+def domain_report(documents, queries: pd.DataFrame, k: int = 5, model=None) -> pd.DataFrame:
+    """For each query of :func:`domain_mismatch_queries`: the share of its ``k`` nearest documents
+    (MiniLM, cosine) that come from the query's domain, searching everything (``all domains``),
+    with the domain named in the query (``"query (domain)"``), and searching the query's domain
+    alone (a metadata filter, as a vector database applies it). A word such as *discharge* means
+    different things in medicine, HR, physics and finance; nothing in a bare query says which.
+    Book: Chapter 6, "When the domain does not match"."""
+    model = model or minilm()
+    vectors = encode([document.text for document in documents], model)
+    domains = np.array([document.source for document in documents])
+    bare = encode(queries["query"], model)
+    named = encode([f"{q} ({d})" for q, d in zip(queries["query"], queries["domain"])], model)
+    rows = []
+    for i, query in enumerate(queries.itertuples(index=False)):
+        everything, _ = _top_k(vectors @ bare[i], k)
+        with_name, _ = _top_k(vectors @ named[i], k)
+        in_domain = np.flatnonzero(domains == query.domain)
+        filtered = in_domain[_top_k(vectors[in_domain] @ bare[i], k)[0]]
+        relevant = query.relevant
+        rows.append({"query": query.query, "domain": query.domain,
+                     "all domains": float(np.mean(domains[everything] == query.domain)),
+                     "query (domain)": float(np.mean(domains[with_name] == query.domain)),
+                     "filtered": float(np.mean(domains[filtered] == query.domain)),
+                     "top hit relevant (all domains)": documents[everything[0]].doc_id in relevant,
+                     "top hit relevant (filtered)": documents[filtered[0]].doc_id in relevant})
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------------------
@@ -941,8 +1191,9 @@ def smollm2_generator(max_new_tokens: int = 120) -> Generator:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True).eval()
+    with _gguf_read_once():
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True).eval()
 
     def generate(prompt: str) -> str:
         inputs = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
@@ -953,6 +1204,26 @@ def smollm2_generator(max_new_tokens: int = 120) -> Generator:
         return tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
 
     return generate
+
+
+@contextlib.contextmanager
+def _gguf_read_once():
+    """Load a GGUF model with transformers in a third of the time: while it lasts, ``gguf``'s file
+    reader is made once per file and its tensor-name table once per architecture.
+
+    transformers 5.24 parses the whole file three times (tokenizer, config, weights), each parse
+    reading the 49,152-token vocabulary field by field, and rebuilds the name table for each of
+    the 272 tensors: some 40 of the 50 seconds SmolLM2 took to load here. The file is only read,
+    so sharing one reader changes nothing in the result."""
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    gguf.GGUFReader = functools.lru_cache(maxsize=4)(lambda path, mode="r": reader(path, mode))
+    gguf.get_tensor_name_map = functools.lru_cache(maxsize=16)(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
 
 
 GENERATORS = {"extractive": lambda: extractive_generator, "smollm2": smollm2_generator}
@@ -1101,6 +1372,10 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
         command.add_argument("--method", choices=SEARCH_METHODS, default="hybrid+rerank")
         command.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    evaluate_command = commands.add_parser("evaluate", help="measure the four search methods on the Wikipedia questions")
+    evaluate_command.add_argument("--max-words", type=int, default=None,
+                                  help="index only the first N words of each article (default: all of it)")
+    evaluate_command.add_argument("--rerank-top", type=int, default=20)
     commands.choices["search"].add_argument("--where", help='a Milvus filter, e.g. \'title == "Anarchism"\'')
     commands.choices["answer"].add_argument("--generator", choices=sorted(GENERATORS), default="extractive")
     return parser
@@ -1126,7 +1401,7 @@ def _print_hits(hits, as_json: bool) -> None:
 def main(argv=None) -> int:
     """``python -m embedlab.rag ingest | search | answer``; ``--help`` on each says more."""
     args = _parser().parse_args(argv)
-    if args.command != "ingest" or args.quiet:
+    if args.command not in ("ingest", "evaluate") or getattr(args, "quiet", False):
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # "Loading weights" each time the model loads
@@ -1134,6 +1409,13 @@ def main(argv=None) -> int:
         if args.command == "ingest":
             config = ChunkingConfig(args.max_tokens, args.overlap)
             _print_ingest(ingest(args.source, args.db, config, show_progress=not args.quiet))
+        elif args.command == "evaluate":
+            documents = wikipedia_documents(args.max_words)
+            retriever = Retriever.from_documents(documents, show_progress=True)
+            report = evaluate_retrievers(retriever, wikipedia_questions(), documents, rerank_top=args.rerank_top,
+                                         show_progress=True)
+            print(f"{len(retriever.chunks):,} chunks from {len(documents)} articles")
+            print(report.round(3).to_string())
         elif args.command == "search":
             _print_hits(search(args.question, args.db, args.k, args.method, args.where), args.json)
         else:
