@@ -595,3 +595,13 @@ def test_published_model_table_has_a_source_for_every_row():
     assert {"mteb_avg", "dimensions", "mrl", "max_tokens", "open_weights", "price_usd_per_million_tokens"} <= set(table.columns)
     assert table["source"].str.startswith(("http", "Muennighoff")).all()
     assert table["mteb_avg"].between(40, 80).all() and (table["dimensions"] > 0).all()
+
+
+def test_cli_evaluate_prints_the_four_way_table(tmp_path, monkeypatch, capsys, model):
+    monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
+    assert rag.main(["evaluate", "--max-words", "60", "--rerank-top", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "chunks from 106 articles" in out
+    for method in rag.SEARCH_METHODS:
+        assert method in out
+    assert "recall@5" in out and "nDCG@10" in out
