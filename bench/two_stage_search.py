@@ -78,7 +78,8 @@ def best_ms_per_query(search, queries, batch_size: int, repeats: int = 3) -> flo
 
 
 def recall(found: np.ndarray, exact: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(b)) / exact.shape[1] for a, b in zip(found, exact)]))
+    """recall@k of ``found`` against the exact top k (both (n_q, k))."""
+    return contrastive.recall_at_k(found, [set(row) for row in exact], exact.shape[1])
 
 
 def main() -> None:

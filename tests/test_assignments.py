@@ -111,7 +111,7 @@ def test_hidden_tests_catch_a_mistake_the_visible_tests_miss():
     can give it 0 (as the grade table shows). Run here without nbgrader."""
     source = nbformat.read(ASSIGNMENTS_DIR / "05_matryoshka.ipynb", as_version=4)
     grade_id, code = wrong_solution("05_matryoshka")
-    namespace = {}
+    namespace, tested = {}, False
     for cell in source.cells:
         if cell.cell_type != "code":
             continue
@@ -120,11 +120,14 @@ def test_hidden_tests_catch_a_mistake_the_visible_tests_miss():
             exec(code, namespace)
         elif metadata.get("grade_id") == f"test_{grade_id}":
             visible, _, hidden = cell.source.partition("### BEGIN HIDDEN TESTS")
+            assert hidden, "the test cell has hidden tests"
             exec(visible, namespace)
             with pytest.raises(AssertionError):
                 exec(hidden.replace("### END HIDDEN TESTS", ""), namespace)
+            tested = True
         else:
             exec(cell.source, namespace)
+    assert tested, f"no test cell for {grade_id}"
 
 
 def _tasks_of(table, student, name):

