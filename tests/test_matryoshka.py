@@ -246,15 +246,35 @@ def test_two_stage_index_equals_the_one_shot_search_for_any_block_size():
     expected = np.sort(np.argpartition(-prefix_scores, 149, axis=1)[:, :150], axis=1)
     search_index = matryoshka.TwoStageIndex(index, 12)
     assert search_index.prefix.flags.c_contiguous and search_index.prefix.shape == (3000, 12)
-    for block_size in [100, 512, 1000, 5000]:  # a first block smaller than the shortlist, a remainder, one block
-        found = matryoshka._shortlist(matryoshka.truncate(queries, 12), search_index.prefix, 150, block_size)
-        np.testing.assert_array_equal(np.sort(found, axis=1), expected)
+    np.testing.assert_array_equal(search_index.prefix, matryoshka.truncate(index, 12)[search_index.order])
+    for block_size, sample_size in [(100, 8192), (512, 500), (1000, 150), (5000, 1000)]:  # blocks: smaller than
+        # the shortlist, with a remainder, one block; samples: the whole index, a sixth, the shortlist's size
+        found = matryoshka._shortlist(matryoshka.truncate(queries, 12), search_index.prefix, 150, block_size,
+                                      sample_size)
+        np.testing.assert_array_equal(np.sort(search_index.order[found], axis=1), expected)
     full_scores = np.take_along_axis(queries @ index.T, expected, axis=1)
     order = np.argsort(-full_scores, axis=1, kind="stable")[:, :10]
     indices, scores = search_index.search(queries, 150, 10, block_size=512)
     np.testing.assert_array_equal(indices, np.take_along_axis(expected, order, axis=1))
     np.testing.assert_allclose(scores, np.take_along_axis(full_scores, order, axis=1), rtol=1e-6)
     np.testing.assert_array_equal(matryoshka.two_stage_search(queries, index, 12, 150, 10)[0], indices)
+
+
+def test_shortlist_is_exact_when_the_sample_sets_the_bar_too_high():
+    """The first rows hold the best prefix scores of every query (an index sorted by score, not
+    shuffled), so the sample's bar is above the 150th best score and fewer than 150 clear it;
+    the shortlist must then fall back on a selection over all scores, and still be exact."""
+    index = unit_vectors(3000, 48)
+    queries = unit_vectors(3, 48, seed=4)
+    prefix_queries, prefix_index = matryoshka.truncate(queries, 12), matryoshka.truncate(index, 12)
+    by_score = np.argsort(-(prefix_queries[0] @ prefix_index.T))  # best first, for query 0
+    sorted_index = prefix_index[by_score]
+    prefix_scores = prefix_queries @ sorted_index.T
+    expected = np.sort(np.argpartition(-prefix_scores, 149, axis=1)[:, :150], axis=1)
+    bar_rank = int(np.ceil(150 * 500 / 3000 + 4 * np.sqrt(150 * 500 / 3000))) + 1  # the sample's r-th best
+    assert (prefix_scores[0] >= np.sort(prefix_scores[0, :500])[-bar_rank]).sum() < 150  # query 0 falls back
+    found = matryoshka._shortlist(prefix_queries, sorted_index, 150, block_size=256, sample_size=500)
+    np.testing.assert_array_equal(np.sort(found, axis=1), expected)
 
 
 def prefix_energy(vectors):
@@ -410,4 +430,5 @@ def test_two_stage_report_measures_recall_against_exact_search():
     assert report.loc[(8, 500), "recall@5"] == 1.0  # a shortlist of the whole index is exact search
     found, exact = matryoshka.two_stage_search(queries, index, 8, 10, 5)[0], matryoshka.exact_search(queries, index, 5)[0]
     assert report.loc[(8, 10), "recall@5"] == pytest.approx(np.mean([len(set(a) & set(b)) / 5 for a, b in zip(found, exact)]))
-    assert (report["ms per query"] > 0).all() and (report["speed-up"] > 0).all()
+    assert (report["ms per query"] > 0).all() and report["exact ms per query"].nunique() == 1  # its best pass
+    np.testing.assert_allclose(report["speed-up"], report["exact ms per query"] / report["ms per query"])
