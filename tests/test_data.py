@@ -69,6 +69,21 @@ def test_wikipedia_sample_is_106_clean_articles(tmp_path, monkeypatch):
     assert data.wikipedia_sample() == articles
 
 
+def test_the_cache_name_changes_with_the_cleaning(monkeypatch):
+    """Text cleaned the old way is never served: a changed pattern or gensim version renames the cache."""
+    import gensim
+
+    before = data._cleaning_fingerprint()
+    assert re.fullmatch(r"[0-9a-f]{12}", before) and data._cleaning_fingerprint() == before
+    with monkeypatch.context() as patched:
+        patched.setattr(data, "_SPACES", re.compile(r"[ \t]{2,}"))
+        assert data._cleaning_fingerprint() != before
+    with monkeypatch.context() as patched:
+        patched.setattr(gensim, "__version__", "0.0.0")
+        assert data._cleaning_fingerprint() != before
+    assert data._cleaning_fingerprint() == before
+
+
 WIKI_XML = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="en">
   <page><title>Cat</title><ns>0</ns><id>1</id><revision><id>1</id>
     <text xml:space="preserve">The '''cat''' is a [[mammal|small mammal]].{{citation needed}}

@@ -7,8 +7,8 @@ from embedlab.exercises import check
 
 
 def test_not_attempted_is_reported_not_failed(capsys):
-    assert check("1.1", ..., 0.5) is False
-    assert "not attempted yet" in capsys.readouterr().out
+    assert check("1.1", ..., 0.5) is None  # nothing for the notebook to display after the printed line
+    assert capsys.readouterr().out == "Exercise 1.1: not attempted yet.\n"
 
 
 @pytest.mark.parametrize(
@@ -16,8 +16,9 @@ def test_not_attempted_is_reported_not_failed(capsys):
     [(0.5004, 0.5), ("  Queen ", "queen"), ((10.24, 512), (10.24, 512)), (np.array([1.0, 2.0]), [1, 2]),
      (["a", "B"], ["a", "b"]), ({"x", "y"}, {"y", "x"})],
 )
-def test_right_answers_pass(answer, expected):
-    assert check("1.x", answer, expected) is True
+def test_right_answers_pass(answer, expected, capsys):
+    assert check("1.x", answer, expected) is None
+    assert capsys.readouterr().out == "Exercise 1.x: correct.\n"
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from embedlab import progress
 from embedlab.word2vec import tokenize
 
 # ----------------------------------------------------------------------------------------
@@ -308,22 +309,14 @@ def bm25_scores(queries, documents) -> np.ndarray:
     the rarer it is, and each repetition in d adds less. Tokens come from ``bm25s``'s tokenizer
     (lower-cased words of 2+ characters, English stop words removed, no stemming); a word
     repeated in the query counts once per occurrence, and a query with no indexed word scores 0
-    everywhere. Book: Chapter 4, "Training a sentence encoder, without labels".
+    everywhere. The index is :class:`embedlab.rag.BM25Index`, the book's one BM25 (Chapter 6
+    explains it). Book: Chapter 4, "Training a sentence encoder, without labels".
     """
-    import bm25s
+    from embedlab.rag import BM25Index
 
-    queries, documents = list(queries), list(documents)
-    if not documents:
-        raise ValueError("there are no documents to score")
-    retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(documents, stopwords="en", show_progress=False), show_progress=False)
-    query_tokens = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
-    scores = np.zeros((len(queries), len(documents)), dtype=np.float32)
-    for i, tokens in enumerate(query_tokens):
-        ids = retriever.get_tokens_ids([token for token in tokens if token])
-        if ids:
-            scores[i] = retriever.get_scores_from_ids(ids)
-    return scores
+    index = BM25Index(documents)
+    scores = np.zeros((0, index.n_texts), dtype=np.float32)
+    return np.vstack([scores, *(index.scores(query) for query in queries)])
 
 
 def mine_bm25_negatives(queries, documents, positives, k: int = 5, margin: float = 0.05) -> list[np.ndarray]:
@@ -688,7 +681,8 @@ def train_encoder(encoder: WordVectorEncoder, pairs, *, hard_negatives=None, epo
     batches = list(_batches(len(pairs), batch_size, epochs, rng))
     losses = []
     started = time.perf_counter()
-    with _one_thread(), _progress_bar(len(batches), progress_bar) as bar:
+    with _one_thread(), progress.bar(description="training the encoder", unit=" batches", total=len(batches),
+                                     enabled=progress_bar) as bar:
         for batch in batches:
             negatives = None
             if hard_negatives is not None:
@@ -699,12 +693,6 @@ def train_encoder(encoder: WordVectorEncoder, pairs, *, hard_negatives=None, epo
                             temperature, hard_negatives=negatives)
             _descend(optimizer, loss, losses, bar)
     return TrainedEncoder(encoder, losses, time.perf_counter() - started)
-
-
-def _progress_bar(total: int, enabled: bool, description: str = "training the encoder"):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, unit=" batches", disable=not enabled)
 
 
 def _descend(optimizer, loss, losses: list, bar) -> None:

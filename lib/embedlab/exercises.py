@@ -10,21 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 
-def check(exercise: str, answer, expected, tolerance: float = 1e-3) -> bool:
+def check(exercise: str, answer, expected, tolerance: float = 1e-3) -> None:
     """Compare a student's ``answer`` with ``expected``; ``...`` means not attempted yet.
 
     Numbers and arrays match within ``tolerance`` (absolute); anything else must be equal
     (strings ignore case and surrounding spaces; lists and sets of strings likewise, in
-    order for lists). Prints a line for the student; raises ``AssertionError`` naming the
-    exercise when the answer is wrong. Returns True when correct, False when not attempted.
+    order for lists). Prints a line for the student, "correct." or "not attempted yet.", and
+    returns nothing (so the notebook shows only that line); raises ``AssertionError`` naming
+    the exercise when the answer is wrong.
     """
     if answer is ...:
         print(f"Exercise {exercise}: not attempted yet.")
-        return False
-    if not _matches(answer, expected, tolerance):
+    elif not _matches(answer, expected, tolerance):
         raise AssertionError(f"Exercise {exercise}: not correct yet ({_describe(answer)}). Read the question again.")
-    print(f"Exercise {exercise}: correct.")
-    return True
+    else:
+        print(f"Exercise {exercise}: correct.")
 
 
 def _normal_text(value):

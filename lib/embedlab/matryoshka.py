@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embedlab import contrastive
+from embedlab import contrastive, progress
 
 # ----------------------------------------------------------------------------------------
 # 1. Truncation and the Matryoshka loss
@@ -610,7 +610,8 @@ def train_head(query_embeddings, key_embeddings, dims=None, *, weights=None, epo
     batches = list(contrastive._batches(len(queries), batch_size, epochs, np.random.default_rng(seed)))
     losses = []
     started = time.perf_counter()
-    with contrastive._one_thread(), contrastive._progress_bar(len(batches), progress_bar, "training the head") as bar:
+    with contrastive._one_thread(), progress.bar(description="training the head", unit=" batches",
+                                                 total=len(batches), enabled=progress_bar) as bar:
         for batch in batches:
             batch = torch.from_numpy(batch)
             q, k = head(queries[batch]), head(keys[batch])  # (B, d) each
@@ -629,17 +630,17 @@ def project(head: ProjectionHead, embeddings) -> np.ndarray:
         return head(contrastive._as_matrix(embeddings, "embeddings").float()).numpy()
 
 
-def pca_embeddings(fit_embeddings, *embeddings, seed: int = 0) -> list[np.ndarray]:
+def pca_embeddings(fit_embeddings, *embeddings) -> list[np.ndarray]:
     """The baseline without training: PCA fitted on ``fit_embeddings``, then each array of
     ``embeddings`` expressed in its components, largest variance first (scikit-learn's ``PCA``).
 
     PCA components are nested, so the first m coordinates of the result are exactly PCA to m
-    dimensions: :func:`prefix_report` on them compares PCA with Matryoshka prefixes.
-    Book: Chapter 5, "Train it".
+    dimensions: :func:`prefix_report` on them compares PCA with Matryoshka prefixes. Nothing
+    is random (a full SVD, as in :meth:`ProjectionHead.from_pca`). Book: Chapter 5, "Train it".
     """
     from sklearn.decomposition import PCA
 
-    pca = PCA(random_state=seed).fit(np.asarray(fit_embeddings, dtype=np.float32))
+    pca = PCA(svd_solver="full").fit(np.asarray(fit_embeddings, dtype=np.float32))
     return [pca.transform(np.asarray(e, dtype=np.float32)).astype(np.float32) for e in embeddings]
 
 

@@ -39,7 +39,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from embedlab import data
+from embedlab import data, progress
 
 # ----------------------------------------------------------------------------------------
 # 1. The chapter's data
@@ -285,19 +285,11 @@ def chunk_documents(documents, config: ChunkingConfig = ChunkingConfig(), show_p
     """The chunks of every document, in order (:func:`chunk_text`); empty documents give none."""
     tokenizer = chunking_tokenizer(config)
     chunks = []
-    for document in _progress(documents, show_progress, "chunking", " documents"):
+    for document in progress.bar(documents, "chunking", " documents", enabled=show_progress):
         for index, (start, end) in enumerate(chunk_text(document.text, config.max_tokens, config.overlap, tokenizer)):
             chunks.append(Chunk(document.doc_id, document.title, index, start, end, document.text[start:end],
                                 document.source))
     return chunks
-
-
-def _progress(items, enabled: bool, description: str, unit: str):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=description, unit=unit)
 
 
 # ----------------------------------------------------------------------------------------
@@ -329,7 +321,7 @@ class BM25Index:
 
         texts = list(texts)
         if not texts:
-            raise ValueError("BM25 needs at least one text to index")
+            raise ValueError("there are no documents to index: BM25 needs at least one text")
         if method not in BM25_METHODS:
             raise ValueError(f"unknown BM25 method {method!r}; choose 'lucene' or 'okapi'")
         options = {"method": "atire", "idf_method": "robertson"} if method == "okapi" else {"method": "lucene"}
@@ -909,7 +901,7 @@ def evaluate_retrievers(retriever: Retriever, questions: pd.DataFrame, documents
     rankings = {method: [] for method in methods}
     passages = {method: [] for method in methods}
     rows = list(questions.itertuples(index=False))
-    for row, vector, tokens in zip(_progress(rows, show_progress, "evaluating", " questions"), query_vectors,
+    for row, vector, tokens in zip(progress.bar(rows, "evaluating", " questions", enabled=show_progress), query_vectors,
                                    query_tokens):
         start = texts[row.first_title].find(row.passage)
         for method in methods:
@@ -1070,7 +1062,7 @@ def chunk_size_sweep(documents, questions: pd.DataFrame, sizes=(64, 128, 256, 51
     limit = model.max_seq_length
     tokenizer = _minilm_tokenizer()
     rows = []
-    for size in _progress(list(sizes), show_progress, "chunk sizes", " sizes"):
+    for size in progress.bar(list(sizes), "chunk sizes", " sizes", enabled=show_progress):
         config = ChunkingConfig(max_tokens=size, overlap=size // 8)
         chunks = chunk_documents(documents, config)
         vectors = embed_chunks(chunks, config, model)
@@ -1287,7 +1279,7 @@ def read_source(source, show_progress: bool = False) -> tuple[list[Document], li
     if not paths:
         raise ValueError(f"{folder} holds no .txt or .md files")
     documents, skipped = [], []
-    for path in _progress(paths, show_progress, "reading", " files"):
+    for path in progress.bar(paths, "reading", " files", enabled=show_progress):
         name = path.relative_to(folder).as_posix()
         try:
             text = path.read_text(encoding="utf-8")
@@ -1321,7 +1313,7 @@ def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_prog
     properties = {"model": MODEL_NAME, "max_tokens": config.max_tokens, "overlap": config.overlap,
                   "tokenizer": config.tokenizer}
     with MilvusStore.create(db_path, embeddings.shape[1], properties) as store:
-        for start in _progress(range(0, len(chunks), 2000), show_progress, "writing", " batches"):
+        for start in progress.bar(range(0, len(chunks), 2000), "writing", " batches", enabled=show_progress):
             store.add(chunks[start : start + 2000], embeddings[start : start + 2000])
     return IngestReport(Path(db_path), len(documents), len(chunks), time.perf_counter() - started, skipped)
 

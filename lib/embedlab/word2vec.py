@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
+from embedlab import progress
 from embedlab.vectors import WordVectors
 
 # ----------------------------------------------------------------------------------------
@@ -624,7 +625,8 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
     # with no chunks compiles for these argument types and trains nothing.
     _train_chunks(tokens, sentence_ends, chunk_bounds[:1], w_in, w_out, sampler.keep, sampler.alias, keep, window,
                   negative, sg, alphas[:1], seeds[:0], _SIGMOID_TABLE, _LOG_SIGMOID_TABLE)
-    bar = _progress_bar(len(tokens) * epochs, "skip-gram" if sg else "CBOW", progress_bar)
+    bar = progress.bar(description=f"training {'skip-gram' if sg else 'CBOW'}", unit=" words",
+                       total=len(tokens) * epochs, enabled=progress_bar, unit_scale=True)
     started = time.perf_counter()
     words_seen = 0
     if snapshot_rows:
@@ -645,12 +647,10 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
         history.loss.append(loss_sum / max(examples, 1))
         if snapshot_rows:
             history.snapshots.append((hi / total_chunks, w_in[snapshot_rows].copy(), w_out[snapshot_rows].copy()))
-        if bar is not None:
-            bar.update(step_words)
+        bar.update(step_words)
     history.seconds = time.perf_counter() - started
     history.words_per_second = words_seen / history.seconds
-    if bar is not None:
-        bar.close()
+    bar.close()
     return TrainedWordVectors(vocabulary, w_in, w_out, history)
 
 
@@ -773,10 +773,3 @@ def cost_per_pair(vocabulary_sizes, dim: int = 100, negative: int = 5, repeats: 
     return pd.DataFrame(rows, columns=["vocabulary size", "full softmax (s)", "negative sampling (s)",
                                        "full softmax multiply-adds", "negative sampling multiply-adds"])
 
-
-def _progress_bar(total, description, enabled):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=f"training {description}", unit=" words", unit_scale=True)
