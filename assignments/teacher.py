@@ -124,7 +124,7 @@ def grade(submissions_dir, out_csv=None) -> list[dict]:
 def _read_gradebook(database: Path, students, names) -> list[dict]:
     from nbgrader.api import Gradebook, MissingEntry  # imported here: only grading needs SQLAlchemy
 
-    rows = []
+    rows, tasks_of = [], {name: tasks(name) for name in names}  # each assignment read once, not per student
     with Gradebook(f"sqlite:///{database}") as gradebook:
         for student in students:
             for name in names:
@@ -133,7 +133,7 @@ def _read_gradebook(database: Path, students, names) -> list[dict]:
                               gradebook.find_submission_notebook(name, name, student).grades}
                 except MissingEntry:  # the student handed nothing in for this assignment
                     scores = {}
-                for task, points in tasks(name):
+                for task, points in tasks_of[name]:
                     rows.append({"student": student, "assignment": name, "task": task,
                                  "score": float(scores.get(f"test_{task}", 0.0)), "max_score": float(points)})
     return rows

@@ -168,7 +168,7 @@ def main() -> None:
 
     print("\nspeed-up of two-stage over exact search by batch size (ms per query, best of 3 alternating passes)")
     print(f"{'batch':>6} {'exact':>8} {'two-stage':>10} {'speed-up':>9}")
-    for batch_size, (exact_b, two_stage_b) in [(1, (exact_ms, two_stage_ms)), *by_batch.items()]:
+    for batch_size, (exact_b, two_stage_b) in {1: (exact_ms, two_stage_ms), **by_batch}.items():
         print(f"{batch_size:>6} {exact_b:>8.3f} {two_stage_b:>10.3f} {exact_b / two_stage_b:>8.2f}×")
     print(f"\nms per query   {'one at a time':>14} {f'batches of {args.batch_size}':>14}")
     for name, one, batched in [("exact (NumPy)", exact_ms, exact_batch_ms),

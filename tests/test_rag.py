@@ -357,17 +357,28 @@ def test_evaluate_retrievers_reports_every_method_and_kind(help_retriever):
     documents = rag.help_centre()
     texts = {d.doc_id: d.text for d in documents}
     questions = pd.DataFrame({
-        "question": ["error E-4012", "I forgot my login secret"],
-        "relevant_titles": [{"locked-account"}, {"password-reset"}],
-        "first_title": ["locked-account", "password-reset"],
-        "kind": ["keyword", "paraphrase"],
+        "question": ["error E-4012", "I forgot my login secret", "error E-4012"],
+        "relevant_titles": [{"locked-account"}, {"password-reset"}, {"refunds"}],
+        "first_title": ["locked-account", "password-reset", "refunds"],
+        "kind": ["keyword", "paraphrase", "paraphrase"],  # the third one's passage is far from its question
     })
-    questions["passage"] = [texts["locked-account"][:80], texts["password-reset"][:80]]
+    questions["passage"] = [texts["locked-account"][:80], texts["password-reset"][:80], texts["refunds"][:80]]
     table = rag.evaluate_retrievers(help_retriever, questions, documents, methods=("bm25", "hybrid+rerank"))
     assert list(table.index) == [(m, k) for m in ("bm25", "hybrid+rerank") for k in ("all", "keyword", "paraphrase")]
     assert table.loc[("bm25", "keyword"), "recall@5"] == 1.0 and table.loc[("bm25", "keyword"), "MRR"] == 1.0
     assert ((table[["recall@5", "precision@5", "MRR", "nDCG@10", "passage@5"]] >= 0)
             & (table[["recall@5", "precision@5", "MRR", "nDCG@10", "passage@5"]] <= 1)).all().all()
+    for method in ("bm25", "hybrid+rerank"):  # passage@5 by hand: a top-5 chunk of the article covers half the quote
+        found = []
+        for row in questions.itertuples():
+            start = texts[row.first_title].find(row.passage)
+            end = start + len(row.passage)
+            chunks = [help_retriever.chunks[key] for key in help_retriever.ranking(row.question, method)[0][:5]]
+            found.append(any(c.doc_id == row.first_title and 2 * (min(c.end, end) - max(c.start, start)) >= end - start
+                             for c in chunks))
+        assert found == [True, True, False]
+        assert table.loc[(method, "all"), "passage@5"] == pytest.approx(np.mean(found))
+        assert table.loc[(method, "keyword"), "passage@5"] == 1.0 and table.loc[(method, "paraphrase"), "passage@5"] == 0.5
 
 
 # ----------------------------------------------------------------------------------------

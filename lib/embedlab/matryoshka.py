@@ -272,9 +272,12 @@ def _shortlist(prefix_queries: np.ndarray, prefix_index: np.ndarray, size: int, 
     it. The rest of the index is scored ``block_size`` rows at a time, so each (n_q, block)
     score matrix is compared while it is still in the CPU cache, and only the scores that
     clear the bar are kept for the final selection. Fewer than ``size`` clear it only when
-    the sample holds r or more of the query's top ``size``, a 4σ event for a random sample
-    (and certain never to happen when r = ``size``); such a query is searched again over all
-    its scores, so the result never depends on the sample, only the time does.
+    the sample holds more than r of the query's top ``size``, a 4σ event for a random sample
+    (and impossible when r = ``size``); such a query is searched again over all its scores.
+    Far more than ``size`` clear it when many scores tie with the bar (a prefix of one or two
+    coordinates) or the sample is not random; past 8 · ``size`` per query on average, every
+    query is searched over all its scores. So the result never depends on the sample, only
+    the time does.
     """
     n_queries, n = len(prefix_queries), len(prefix_index)
     first = min(max(sample_size, size), n)
@@ -287,8 +290,12 @@ def _shortlist(prefix_queries: np.ndarray, prefix_index: np.ndarray, size: int, 
     blocks = itertools.chain([(0, scores)], ((start, prefix_queries @ prefix_index[start : start + block_size].T)
                                              for start in range(first, n, block_size)))  # scored one by one
     rows, ids, values = [], [], []  # of the scores that clear the bar
+    n_kept = 0
     for start, scores in blocks:
         hits = np.flatnonzero(scores >= bar)
+        n_kept += len(hits)
+        if n_kept > 8 * size * n_queries:  # ties at the bar, or a sample that is not random
+            return _largest(prefix_queries @ prefix_index.T, size)
         row, column = np.divmod(hits, scores.shape[1])
         rows.append(row)
         ids.append(start + column)
@@ -362,6 +369,8 @@ class TwoStageIndex:
         index at a time, by default as many as make 2^19 scores (2 MB) with the n_q queries,
         the whole index for one query; it changes the speed, not the result."""
         queries = _as_float32_matrix(queries, "queries")
+        if len(queries) == 0:
+            raise ValueError("there are no queries to search for")
         if block_size is None:
             block_size = max(2**19 // len(queries), 1)
         n, full_dim = self.full.shape
@@ -370,11 +379,10 @@ class TwoStageIndex:
         if not 1 <= k <= shortlist_size <= n:
             raise ValueError(f"need 1 <= k <= shortlist_size <= number of indexed vectors ({n}), "
                              f"got k={k}, shortlist_size={shortlist_size}")
-        if shortlist_size < n:
-            positions = _shortlist(truncate(queries, self.shortlist_dim), self.prefix, shortlist_size, block_size)
-            shortlist = np.sort(self.order[positions], axis=1)  # (n_q, s), ascending rows read memory in order
-        else:
-            shortlist = np.broadcast_to(np.arange(n), (len(queries), n))
+        if shortlist_size == n:  # everything is shortlisted: one product for the batch
+            return exact_search(queries, self.full, k)
+        positions = _shortlist(truncate(queries, self.shortlist_dim), self.prefix, shortlist_size, block_size)
+        shortlist = np.sort(self.order[positions], axis=1)  # (n_q, s), ascending rows read memory in order
         full_scores = np.stack([np.take(self.full, rows, axis=0) @ query
                                 for rows, query in zip(shortlist, queries)])  # (n_q, s)
         positions, scores = _top_k(full_scores, k)

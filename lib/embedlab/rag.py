@@ -350,12 +350,16 @@ class BM25Index:
 
 
 def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (at most) ``k`` best of one row of scores, best first, ties by lower index."""
+    from embedlab import matryoshka
+
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    k = min(k, len(scores))
-    best = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    best = best[np.lexsort((best, -scores[best]))]  # by score, then by index: deterministic ties
-    return best, scores[best]
+    scores = np.asarray(scores)
+    if len(scores) == 0:
+        return np.zeros(0, dtype=np.int64), scores
+    keys, values = matryoshka._top_k(scores[None, :], min(k, len(scores)))
+    return keys[0], values[0]
 
 
 # ----------------------------------------------------------------------------------------
