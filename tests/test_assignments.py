@@ -8,6 +8,7 @@ it replaces). Grading runs once per session: a few nbgrader processes and 18 not
 minute on two cores.
 """
 
+import csv
 import importlib.util
 import re
 from pathlib import Path
@@ -164,6 +165,9 @@ def test_grade_table_is_written_as_csv(grades, capsys):
     lines = csv_path.read_text().splitlines()
     assert lines[0] == ",".join(teacher.GRADE_COLUMNS)
     assert len(lines) == 1 + len(rows) == 1 + 3 * sum(len(teacher.tasks(name)) for name in CHAPTERS)
+    read_back = {(row["student"], row["assignment"], row["task"]): (float(row["score"]), float(row["max_score"]))
+                 for row in csv.DictReader(lines)}
+    assert read_back == table  # the file says what the gradebook said, row for row
     with capsys.disabled():
         print("\n" + teacher.summary(rows))
         for name in CHAPTERS:

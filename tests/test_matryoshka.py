@@ -263,7 +263,7 @@ def test_two_stage_index_equals_the_one_shot_search_for_any_block_size():
     np.testing.assert_array_equal(matryoshka.two_stage_search(queries, index, 12, 150, 10)[0], indices)
 
 
-def test_shortlist_is_exact_when_the_sample_sets_the_bar_too_high():
+def test_shortlist_is_exact_when_the_sample_sets_the_bar_too_high(monkeypatch):
     """The first rows hold the best prefix scores of every query (an index sorted by score, not
     shuffled), so the sample's bar is above the 150th best score and fewer than 150 clear it;
     the shortlist must then fall back on a selection over all scores, and still be exact."""
@@ -276,7 +276,11 @@ def test_shortlist_is_exact_when_the_sample_sets_the_bar_too_high():
     expected = np.sort(np.argpartition(-prefix_scores, 149, axis=1)[:, :150], axis=1)
     bar_rank = int(np.ceil(150 * 500 / 3000 + 4 * np.sqrt(150 * 500 / 3000))) + 1  # the sample's r-th best
     assert (prefix_scores[0] >= np.sort(prefix_scores[0, :500])[-bar_rank]).sum() < 150  # query 0 falls back
+    widths = []
+    largest = matryoshka._largest
+    monkeypatch.setattr(matryoshka, "_largest", lambda scores, k: widths.append(scores.shape) or largest(scores, k))
     found = matryoshka._shortlist(prefix_queries, sorted_index, 150, block_size=256, sample_size=500)
+    assert widths[-1] == (1, 3000)  # query 0, and only it, searched again over all its scores
     np.testing.assert_array_equal(np.sort(found, axis=1), expected)
 
 
@@ -294,13 +298,17 @@ def test_a_shuffled_index_needs_no_second_selection(monkeypatch):
                                   np.sort(np.argpartition(-(queries @ index.prefix.T), 199, axis=1)[:, :200], axis=1))
 
 
-def test_the_shortlist_stays_exact_when_most_scores_tie():
+def test_the_shortlist_stays_exact_when_most_scores_tie(monkeypatch):
     """A one-coordinate prefix scores every vector ±1: almost every score ties with the bar, so
     the shortlist gives up on the bar and selects over all scores; the set is still a top 100."""
     index = unit_vectors(5000, 8)
     queries = unit_vectors(4, 8, seed=7)
     prefix_queries, prefix_index = matryoshka.truncate(queries, 1), matryoshka.truncate(index, 1)
+    widths = []
+    largest = matryoshka._largest
+    monkeypatch.setattr(matryoshka, "_largest", lambda scores, k: widths.append(scores.shape) or largest(scores, k))
     found = matryoshka._shortlist(prefix_queries, prefix_index, 100, block_size=500, sample_size=1000)
+    assert widths[-1] == (4, 5000)  # the bar was given up: one selection over every score
     scores = prefix_queries @ prefix_index.T
     best = np.sort(scores, axis=1)[:, -100:]  # the 100 best scores, ties included
     np.testing.assert_array_equal(np.sort(np.take_along_axis(scores, found, axis=1), axis=1), best)
@@ -450,6 +458,29 @@ def test_docstring_examples():
     assert doctest.testmod(matryoshka).failed == 0
 
 
+def test_quantisation_report_ranks_as_numpy_by_hand():
+    rng = np.random.default_rng(3)
+    documents = rng.standard_normal((30, 16)).astype(np.float32)
+    queries = documents[:6] + 0.8 * rng.standard_normal((6, 16)).astype(np.float32)
+    relevant = [{i} for i in range(6)]
+    report = matryoshka.quantisation_report(queries, documents, relevant, dims=[4, 16])
+
+    def mrr(scores):  # first relevant position by hand: 1 + the documents scored strictly higher, or tied and earlier
+        return np.mean([1 / (1 + np.sum(row > row[i]) + np.sum(row[:i] == row[i])) for i, row in enumerate(scores)])
+
+    for m in (4, 16):
+        q = queries[:, :m] / np.linalg.norm(queries[:, :m], axis=1, keepdims=True)
+        d = documents[:, :m] / np.linalg.norm(documents[:, :m], axis=1, keepdims=True)
+        scale = np.abs(d).max(axis=0) / 127
+        by_type = {"float32": q @ d.T, "int8": q @ (scale * np.round(d / scale)).T,
+                   "binary": -((q[:, None, :] > 0) != (d[None, :, :] > 0)).sum(axis=2)}  # minus differing signs
+        for value_type, scores in by_type.items():
+            assert report.loc[(m, value_type), "held-out MRR"] == pytest.approx(mrr(scores), abs=1e-9), (m, value_type)
+        assert list(report.loc[m, "bytes per vector"]) == [4 * m, m, -(-m // 8)]  # bits packed in whole bytes
+    with pytest.raises(ValueError, match="unknown value type"):
+        matryoshka.quantisation_report(queries, documents, relevant, dims=[4], value_types=["float16"])
+
+
 def test_two_stage_report_measures_recall_against_exact_search():
     rng = np.random.default_rng(0)
     index = matryoshka.truncate(rng.normal(size=(500, 32)) * np.linspace(3, 0.1, 32), 32)
@@ -457,8 +488,13 @@ def test_two_stage_report_measures_recall_against_exact_search():
     report = matryoshka.two_stage_report(queries, index, dims=[8], shortlists=[10, 500], k=5, batch_size=10, repeats=1)
     assert list(report.index) == [(8, 10), (8, 500)]
     assert report.loc[(8, 500), "recall@5"] == 1.0  # a shortlist of the whole index is exact search
-    found, exact = matryoshka.two_stage_search(queries, index, 8, 10, 5)[0], matryoshka.exact_search(queries, index, 5)[0]
-    assert report.loc[(8, 10), "recall@5"] == pytest.approx(np.mean([len(set(a) & set(b)) / 5 for a, b in zip(found, exact)]))
+    exact = np.argsort(-(queries @ index.T), axis=1)[:, :5]  # by hand in numpy: exact, then two-stage
+    prefix = lambda x: x[:, :8] / np.linalg.norm(x[:, :8], axis=1, keepdims=True)
+    shortlist = np.argsort(-(prefix(queries) @ prefix(index).T), axis=1)[:, :10]
+    rescored = np.take_along_axis(queries @ index.T, shortlist, axis=1)
+    found = np.take_along_axis(shortlist, np.argsort(-rescored, axis=1)[:, :5], axis=1)
+    recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(found, exact)])
+    assert recall < 1 and report.loc[(8, 10), "recall@5"] == pytest.approx(recall)
     assert (report["ms per query"] > 0).all()
 
 

@@ -551,6 +551,8 @@ def test_article_beginnings_end_at_sentences_and_keep_every_quoted_passage():
     texts = {d.doc_id: d.text for d in short}
     questions = rag.wikipedia_questions()
     assert all(texts[q.first_title].find(q.passage) >= 0 for q in questions.itertuples())
+    # by hand: the last sentence end within 5 words, not the first
+    assert rag._first_words("One two. Three four. Five six seven", 5) == "One two. Three four."
     with pytest.raises(ValueError, match="positive number of words"):
         rag.wikipedia_documents(max_words=0)
 
@@ -612,15 +614,38 @@ def test_trace_keeps_every_stage_of_one_question(help_retriever):
     assert [hit.key for hit in trace.reranked] == [hit.key for hit in help_retriever.search(trace.question, k=3)]
     assert [hit.key for hit in trace.bm25] == [hit.key for hit in help_retriever.search(trace.question, 3, "bm25")]
     assert trace.prompt.endswith(f"Question: {trace.question}\nAnswer:")
-    assert trace.answer == rag.extractive_generator(trace.prompt)
+    # by hand in numpy: the dense cosines, the BM25 ranking, and their reciprocal rank fusion (k = 60, depth 100)
+    cosines = help_retriever.vectors.vectors @ trace.query_vector
+    dense = np.argsort(-cosines, kind="stable")[:100]
+    assert [hit.key for hit in trace.dense] == list(dense[:3])
+    np.testing.assert_allclose([hit.score for hit in trace.dense], cosines[dense[:3]], rtol=1e-5)
+    bm25 = help_retriever.bm25.scores(trace.question)
+    bm25 = [key for key in np.argsort(-bm25, kind="stable")[:100] if bm25[key] > 0]
+    fused = {}
+    for ranking in (bm25, dense):
+        for rank, key in enumerate(ranking, start=1):
+            fused[key] = fused.get(key, 0.0) + 1 / (60 + rank)
+    assert [hit.key for hit in trace.hybrid] == sorted(fused, key=lambda key: -fused[key])[:3]
+    quote, source = trace.answer.rsplit(" ", 1)  # the extractive answer quotes one sentence of source [1]
+    assert source == "[1]" and quote.strip("\u201c\u201d") in trace.reranked[0].chunk.text
+
+
+def _fake_clock(monkeypatch, durations):
+    """A clock read twice per timed call (start, end), the calls taking ``durations`` seconds in turn."""
+    reads, now = [], 0.0
+    for duration in durations:
+        reads += [now, now + duration]
+        now += duration + 1.0
+    ticks = iter(reads)
+    monkeypatch.setattr(rag.time, "perf_counter", lambda: next(ticks))
 
 
 def test_search_latency_and_encoding_speed_read_the_clock(help_retriever, monkeypatch):
-    ticks = iter(np.arange(0, 1000, 0.25))  # a clock that moves 0.25 s each time it is read
-    monkeypatch.setattr(rag.time, "perf_counter", lambda: float(next(ticks)))
-    latency = rag.search_latency(help_retriever, ["reset password", "refund"], ["bm25", "dense"])
-    assert latency.to_dict() == {"bm25": 250.0, "dense": 250.0}
-    assert rag.encoding_speed(lambda texts: [len(t) for t in texts], ["a", "b"]) == 8.0  # 2 texts in 0.25 s
+    _fake_clock(monkeypatch, [0.1, 0.5, 0.2, 0.3, 0.3, 0.9])  # bm25's three queries, then dense's
+    latency = rag.search_latency(help_retriever, ["reset password", "refund", "invoice"], ["bm25", "dense"])
+    assert latency.to_dict() == pytest.approx({"bm25": 200.0, "dense": 300.0})  # medians (means: 267, 500)
+    _fake_clock(monkeypatch, [0.5, 0.25])  # a slow first run (warming up), then a fast one
+    assert rag.encoding_speed(lambda texts: [len(t) for t in texts], ["a", "b"]) == 8.0  # 2 texts in the best 0.25 s
     with pytest.raises(ValueError, match="no texts"):
         rag.encoding_speed(len, [])
 
@@ -633,6 +658,10 @@ def test_published_model_table_has_a_source_for_every_row():
     assert {"mteb_avg", "dimensions", "mrl", "max_tokens", "open_weights", "price_usd_per_million_tokens"} <= set(table.columns)
     assert table["source"].str.startswith(("http", "Muennighoff")).all()
     assert table["mteb_avg"].between(40, 80).all() and (table["dimensions"] > 0).all()
+    minilm = table.set_index("model").loc["all-MiniLM-L6-v2"]  # the one model here to check the row against
+    model = data.load_minilm()
+    assert minilm["dimensions"] == model.get_embedding_dimension() == 384
+    assert minilm["max_tokens"] == model.max_seq_length == 256
 
 
 def test_cli_evaluate_prints_the_four_way_table(tmp_path, monkeypatch, capsys, model):
@@ -653,3 +682,25 @@ def test_report_by_kind_scores_each_kind_and_all_by_hand():
     assert report.loc[("m", "x"), "questions"] == 2
     assert report.loc[("m", "x"), "recall@1"] == 0.5 and report.loc[("m", "y"), "recall@1"] == 0.0
     assert report.loc[("m", "all"), "MRR"] == pytest.approx((1 + 1 / 2 + 0) / 3)  # the third never finds a
+
+
+def test_chunk_overlaps_are_the_text_each_chunk_repeats():
+    text = " ".join(f"word{i}" for i in range(200))
+    spans = rag.chunk_text(text, 32, 8)  # words as tokens; no sentence ends, so every cut overlaps
+    overlaps = rag.chunk_overlaps(spans)
+    assert overlaps[0] == 0 and all(shared > 0 for shared in overlaps[1:])
+    for (previous_start, previous_end), (start, end), shared in zip(spans, spans[1:], overlaps[1:]):
+        assert text[start : start + shared] == text[start:previous_end]  # the repeated part, by the spans alone
+        assert len(text[start : start + shared].split()) == 8  # the 8-word overlap asked for
+    no_overlap = rag.chunk_text(text, 32, 0)
+    assert rag.chunk_overlaps(no_overlap) == [0] * len(no_overlap)
+
+
+def test_domain_summary_averages_by_query_type():
+    report = pd.DataFrame({"query": ["discharge", "positive", "discharge date", "test positive", "bond"],
+                           "all domains": [0.2, 0.4, 0.6, 0.8, 0.0], "query (domain)": [0.4, 0.4, 1.0, 0.6, 0.2],
+                           "filtered": [1.0] * 5})
+    summary = rag.domain_summary(report)
+    assert list(summary.index) == ["bare word (3 queries)", "short phrase (2 queries)"]
+    np.testing.assert_allclose(summary["all domains"], [(0.2 + 0.4 + 0.0) / 3, (0.6 + 0.8) / 2])
+    np.testing.assert_allclose(summary["query (domain)"], [(0.4 + 0.4 + 0.2) / 3, (1.0 + 0.6) / 2])

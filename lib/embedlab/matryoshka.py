@@ -652,6 +652,34 @@ def pca_embeddings(fit_embeddings, *embeddings) -> list[np.ndarray]:
     return [pca.transform(np.asarray(e, dtype=np.float32)).astype(np.float32) for e in embeddings]
 
 
+def quantisation_report(query_embeddings, doc_embeddings, relevant, dims,
+                        value_types=("float32", "int8", "binary")) -> pd.DataFrame:
+    """Truncation and quantisation together: for each prefix m in ``dims`` and each value type,
+    the bytes one stored vector takes (:func:`storage_bytes`) and the MRR of ranking every
+    document for every query. Documents are stored quantised, queries stay float: float32
+    ranks by cosine of the truncated vectors; int8 by q · (s ⊙ c) with the scales fitted on the
+    documents (:func:`fit_int8`); binary by Hamming distance between sign codes, fewest
+    differing bits first (:func:`binary_codes`, :func:`hamming_distances`), ties by document
+    order. Rows (dimensions, value type). Book: Chapter 5, "Beyond truncation: quantisation"."""
+    rows = {}
+    for dim in dims:
+        queries, documents = truncate(query_embeddings, dim), truncate(doc_embeddings, dim)
+        for value_type in value_types:
+            if value_type == "float32":
+                scores = queries @ documents.T
+            elif value_type == "int8":
+                quantizer = fit_int8(documents)
+                scores = quantizer.scores(queries, quantizer.quantize(documents))
+            elif value_type == "binary":
+                scores = -hamming_distances(binary_codes(queries), binary_codes(documents))
+            else:
+                raise ValueError(f"unknown value type {value_type!r}; choose float32, int8 or binary")
+            rankings = np.argsort(-scores, axis=1, kind="stable")
+            rows[dim, value_type] = {"bytes per vector": storage_bytes(1, dim, value_type),
+                                     "held-out MRR": contrastive.mrr(rankings, relevant)}
+    return pd.DataFrame(rows).T.rename_axis(["dimensions", "value type"])
+
+
 def prefix_report(query_embeddings, doc_embeddings, relevant, dims, k: int = 10) -> pd.DataFrame:
     """Retrieval quality of the first m coordinates for each m in ``dims``: one row per m with
     MRR and recall@``k``, ranking every document by cosine of the truncated vectors

