@@ -102,13 +102,27 @@ def euclidean_distance(a, b):
     """Straight-line distance ‖a − b‖ = sqrt(Σ (a_i − b_i)²); shapes as in :func:`cosine_similarity`.
 
     Unlike cosine similarity it depends on the vectors' lengths. Book: Chapter 1.
+
+    The differences are taken coordinate by coordinate. The shortcut
+    ‖a‖² + ‖b‖² − 2 a·b (one matrix product) cancels catastrophically when a ≈ b: its
+    rounding error is about ε·(‖a‖² + ‖b‖²), so the distance of a vector to itself comes
+    out as 1e-8 or 0 depending on the processor's BLAS kernel. Subtracting first makes
+    ‖a − a‖ exactly 0 and nearby distances accurate to a few ε, on every machine.
+
+    >>> float(euclidean_distance([0, 0], [3, 4]))
+    5.0
     """
     a2, a_is_vector = _as_2d(a, "a")
     b2, b_is_vector = _as_2d(b, "b")
     _check_same_dimension(a2, b2)
-    # ‖a − b‖² = ‖a‖² + ‖b‖² − 2 a·b, clipped at 0 against rounding error.
-    squared = (a2**2).sum(1)[:, None] + (b2**2).sum(1)[None, :] - 2 * a2 @ b2.T
-    return _shape_result(np.sqrt(np.maximum(squared, 0.0)), a_is_vector, b_is_vector)
+    distances = np.empty((a2.shape[0], b2.shape[0]))
+    # Rows of a in blocks, so that the (rows × m × d) differences stay around 32 MB.
+    rows_per_block = max(1, 4_000_000 // (b2.shape[0] * b2.shape[1]))
+    for start in range(0, a2.shape[0], rows_per_block):
+        block = a2[start : start + rows_per_block]
+        differences = block[:, None, :] - b2[None, :, :]
+        distances[start : start + len(block)] = np.sqrt(np.einsum("ijk,ijk->ij", differences, differences))
+    return _shape_result(distances, a_is_vector, b_is_vector)
 
 
 def nearest_neighbours(query, vectors, k: int = 10, exclude=(), normalized: bool = False):
