@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from embedlab import analogy, data, vectors
 from threadpoolctl import threadpool_limits
-
-from embedlab import analogy, data
 
 
 def seconds(run) -> tuple[float, object]:
@@ -32,14 +31,14 @@ def matmul_floor(glove, path, restrict_vocab: int) -> float:
     """Seconds for the product (questions × d) @ (d × words) in float32, with BLAS's own threads,
     in batches that hold as many scores as evaluate_analogies holds (all at once would need
     23 GB at 300,000 words)."""
-    rows = analogy._first_rows(word.upper() for word in glove.words[:restrict_vocab])
+    rows = vectors.first_rows(word.upper() for word in glove.words[:restrict_vocab])
     questions = [q for _, section in analogy.read_analogies(path) for q in section]
     question_rows = np.array([[rows[w.upper()] for w in q] for q in questions if all(w.upper() in rows for w in q)])
     unit = glove.unit_vectors[:restrict_vocab]
     queries = unit[question_rows[:, 1]] - unit[question_rows[:, 0]] + unit[question_rows[:, 2]]
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     vocabulary = np.ascontiguousarray(unit.T)
-    batch_size = max(1, analogy._SCORES_PER_THREAD * analogy._THREADS // len(unit))  # the same memory as ours
+    batch_size = max(1, analogy.SCORES_PER_THREAD * analogy.THREADS // len(unit))  # the same memory as ours
     scores = np.ones((batch_size, len(unit)), dtype=np.float32)  # written once, so no page faults are timed
 
     def product():

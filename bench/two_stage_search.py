@@ -12,7 +12,7 @@ all D. Run from the repository root:
 The head is the Matryoshka head of the chapter: MRL training starting from PCA order
 (``train_head(..., init="pca")``) on the Chapter 4 ICT pairs (12 passages of 60 words per
 article). The 100,000 indexed vectors are SYNTHETIC, because only about 1,300 real passages
-are encoded on disk: ``matryoshka.synthetic_index`` makes each from a real head output
+are encoded on disk: ``two_stage.synthetic_index`` makes each from a real head output
 (training and held-out passages) plus Gaussian noise with the covariance of the real outputs
 scaled by ``--noise`` (N(0, α² Σ)), then scales it to length 1. So the synthetic vectors keep
 the real spectrum and the real correlation between a prefix and the full vector; independent
@@ -22,7 +22,7 @@ same way, never copies of indexed vectors; the 210 real queries themselves, with
 also searched, for recall only.
 
 The engines: exact search is plain NumPy, one matrix product for the batch and a top-k
-selection (``matryoshka.exact_search``); two-stage search is ``matryoshka.TwoStageIndex``,
+selection (``search.exact_search``); two-stage search is ``two_stage.TwoStageIndex``,
 built once (the contiguous unit-length prefixes beside the full vectors), see its docstring
 for how and why; FAISS ``IndexFlatIP`` is the peer for exact search. FAISS is not used inside
 two-stage search because it did not help here: ``IndexFlatIP`` over the 48-d prefixes with
@@ -35,7 +35,7 @@ gets to the processor's peak and the smaller the speed-up. For the record, a str
 baseline is timed too: ``TwoStageIndex`` with the whole vector as its prefix and a shortlist of
 k, i.e. the same product with two-stage's faster top-k selection (``exact_bar_batch_ms``). The
 last line is ``RESULT key=value ...``; ``batch_speedup`` is for ``--batch-size`` against
-``matryoshka.exact_search``.
+``search.exact_search``.
 """
 
 from __future__ import annotations
@@ -45,9 +45,8 @@ import time
 
 import faiss
 import numpy as np
+from embedlab import data, encoders, inverse_cloze, matryoshka, metrics, search, two_stage
 from threadpoolctl import threadpool_limits
-
-from embedlab import contrastive, data, matryoshka
 
 DIMS = [8, 16, 32, 48, 64, 96, 128, 192, 256, 384]
 SWEEP_DIMS = [32, 48, 64, 96]
@@ -58,18 +57,18 @@ def mrl_vectors() -> tuple[np.ndarray, np.ndarray]:
     """Unit-length outputs of the MRL head (started from PCA order) on the ICT data: (held-out
     queries (n_q, D), every passage, training then held-out (n_p, D)); held-out query i's
     passage is row n_p − n_q + i."""
-    train, heldout = contrastive.split_articles(data.wikipedia_sample(), 0.2, seed=0)
-    pairs = contrastive.inverse_cloze_pairs(train, max_passages_per_article=12, passage_words=60, seed=0)
-    test = contrastive.ict_retrieval_set(heldout, max_passages_per_article=12, passage_words=60, seed=0)
-    queries = contrastive.minilm_embeddings([p.query for p in pairs])
-    passages = contrastive.minilm_embeddings([p.passage for p in pairs])
+    train, heldout = inverse_cloze.split_articles(data.wikipedia_sample(), 0.2, seed=0)
+    pairs = inverse_cloze.inverse_cloze_pairs(train, max_passages_per_article=12, passage_words=60, seed=0)
+    test = inverse_cloze.ict_retrieval_set(heldout, max_passages_per_article=12, passage_words=60, seed=0)
+    queries = encoders.encode([p.query for p in pairs], cache=True)
+    passages = encoders.encode([p.passage for p in pairs], cache=True)
     head = matryoshka.train_head(queries, passages, dims=DIMS, init="pca", progress_bar=False).head
-    documents = np.vstack([passages, contrastive.minilm_embeddings(test.documents)])
+    documents = np.vstack([passages, encoders.encode(test.documents, cache=True)])
 
     def outputs(embeddings):
-        return matryoshka.truncate(matryoshka.project(head, embeddings), embeddings.shape[1])
+        return matryoshka.truncate(matryoshka.apply_head(head, embeddings), embeddings.shape[1])
 
-    return outputs(contrastive.minilm_embeddings(test.queries)), outputs(documents)
+    return outputs(encoders.encode(test.queries, cache=True)), outputs(documents)
 
 
 def best_ms_per_query(search, queries, batch_size: int, repeats: int = 3) -> float:
@@ -85,7 +84,7 @@ def best_ms_per_query(search, queries, batch_size: int, repeats: int = 3) -> flo
 
 def recall(found: np.ndarray, exact: np.ndarray) -> float:
     """recall@k of ``found`` against the exact top k (both (n_q, k))."""
-    return contrastive.recall_at_k(found, [set(row) for row in exact], exact.shape[1])
+    return metrics.recall_at_k(found, [set(row) for row in exact], exact.shape[1])
 
 
 def main() -> None:
@@ -104,10 +103,10 @@ def main() -> None:
     real_queries, real_documents = mrl_vectors()
     print(f"Real vectors first: recall@{k} of two-stage against exact search over the MRL head's outputs "
           f"({len(real_documents):,} passages, {len(real_queries)} ICT queries)")
-    real_exact = matryoshka.exact_search(real_queries, real_documents, k)[0]
+    real_exact = search.exact_search(real_queries, real_documents, k)[0]
     print(f"{'shortlist':>10} " + " ".join(f"{f'm={m}':>7}" for m in DIMS[:6]))
     for size in [20, 50, 100, 200]:
-        row = [recall(matryoshka.two_stage_search(real_queries, real_documents, m, size, k)[0], real_exact)
+        row = [recall(two_stage.two_stage_search(real_queries, real_documents, m, size, k)[0], real_exact)
                for m in DIMS[:6]]
         print(f"{size:>10} " + " ".join(f"{r:>7.3f}" for r in row))
     everything = np.vstack([real_queries, real_documents])
@@ -117,10 +116,10 @@ def main() -> None:
           ", ".join(f"{m}: {share[m - 1]:.2f}" for m in DIMS))
     covariance = np.cov(everything, rowvar=False)  # of queries and passages together
     rng = np.random.default_rng(args.seed)
-    index = matryoshka.synthetic_index(real_documents, args.n, args.noise, rng, covariance)  # (n, D), SYNTHETIC
-    queries = matryoshka.synthetic_index(real_queries, args.queries, args.noise, rng, covariance)  # (n_q, D)
+    index = two_stage.synthetic_index(real_documents, args.n, args.noise, rng, covariance)  # (n, D), SYNTHETIC
+    queries = two_stage.synthetic_index(real_queries, args.queries, args.noise, rng, covariance)  # (n_q, D)
     started = time.perf_counter()
-    two_stage_index = matryoshka.TwoStageIndex(index, args.shortlist_dim)  # the contiguous prefix, built once
+    two_stage_index = two_stage.TwoStageIndex(index, args.shortlist_dim)  # the contiguous prefix, built once
     build_s = time.perf_counter() - started
     print(f"{args.n:,} SYNTHETIC vectors × {index.shape[1]} dims (real head outputs + N(0, {args.noise}² Σ)), "
           f"{args.queries} queries, k = {k}, one thread")
@@ -130,9 +129,9 @@ def main() -> None:
     flat.add(index)
 
     def exact(q):
-        return matryoshka.exact_search(q, index, k)
+        return search.exact_search(q, index, k)
 
-    def two_stage(q, size=args.shortlist_size):
+    def prefix_first(q, size=args.shortlist_size):
         return two_stage_index.search(q, size, k)
 
     def faiss_search(q):
@@ -140,7 +139,7 @@ def main() -> None:
 
     # A stronger exact baseline, for the record: two-stage's own machinery with the whole vector
     # as the "prefix" and a shortlist of k (the full product, then the sampled bar for the top k).
-    exact_with_bar_index = matryoshka.TwoStageIndex(index, index.shape[1])
+    exact_with_bar_index = two_stage.TwoStageIndex(index, index.shape[1])
 
     def exact_with_bar(q):
         return exact_with_bar_index.search(q, k, k)
@@ -150,19 +149,19 @@ def main() -> None:
                                for i in range(0, args.queries, args.batch_size)])
         faiss_ids = faiss_search(queries[:300])[1]  # FAISS is slow in batches on one thread: 300 queries
         print(f"FAISS IndexFlatIP agrees with exact search on {recall(faiss_ids, exact_ids[:300]):.4f} of the top {k}")
-    sweep = matryoshka.two_stage_report(queries, index, SWEEP_DIMS, SWEEP_SHORTLISTS, k, args.batch_size, repeats=1)
+    sweep = two_stage.two_stage_report(queries, index, SWEEP_DIMS, SWEEP_SHORTLISTS, k, args.batch_size, repeats=1)
     print(f"\nrecall@{k} against exact search, and ms per query in batches of {args.batch_size} "
           f"(exact: {sweep['exact ms per query'].min():.2f})")
     print(sweep.drop(columns="exact ms per query").to_string(float_format=lambda x: f"{x:.3f}"))
     with threadpool_limits(limits=1):
-        found = np.vstack([two_stage(queries[i : i + args.batch_size])[0] for i in range(0, args.queries, args.batch_size)])
+        found = np.vstack([prefix_first(queries[i : i + args.batch_size])[0] for i in range(0, args.queries, args.batch_size)])
         recall10 = recall(found, exact_ids)
         real_exact = exact(real_queries)[0]  # the real held-out queries, unperturbed, on the synthetic index
-        recall10_real = recall(two_stage(real_queries)[0], real_exact)
+        recall10_real = recall(prefix_first(real_queries)[0], real_exact)
 
         single = queries[: args.single_queries]
         exact_ms = best_ms_per_query(exact, single, 1)
-        two_stage_ms = best_ms_per_query(two_stage, single, 1)
+        two_stage_ms = best_ms_per_query(prefix_first, single, 1)
         faiss_ms = best_ms_per_query(faiss_search, single, 1)
         # exact and two-stage alternate, pass by pass, so that load from other processes hits both alike
         by_batch = {}
@@ -170,7 +169,7 @@ def main() -> None:
             exact_batch_ms, two_stage_batch_ms = np.inf, np.inf
             for _ in range(3):
                 exact_batch_ms = min(exact_batch_ms, best_ms_per_query(exact, queries, batch_size, repeats=1))
-                two_stage_batch_ms = min(two_stage_batch_ms, best_ms_per_query(two_stage, queries, batch_size,
+                two_stage_batch_ms = min(two_stage_batch_ms, best_ms_per_query(prefix_first, queries, batch_size,
                                                                                repeats=1))
             by_batch[batch_size] = exact_batch_ms, two_stage_batch_ms
         exact_batch_ms, two_stage_batch_ms = by_batch[args.batch_size]
@@ -180,7 +179,7 @@ def main() -> None:
         exact_bar_ms, two_stage_again_ms = np.inf, np.inf  # alternating again, the two of them
         for _ in range(3):
             exact_bar_ms = min(exact_bar_ms, best_ms_per_query(exact_with_bar, queries, args.batch_size, repeats=1))
-            two_stage_again_ms = min(two_stage_again_ms, best_ms_per_query(two_stage, queries, args.batch_size,
+            two_stage_again_ms = min(two_stage_again_ms, best_ms_per_query(prefix_first, queries, args.batch_size,
                                                                            repeats=1))
 
     print("\nspeed-up of two-stage over exact search by batch size (ms per query, best of 3 alternating passes)")

@@ -16,17 +16,16 @@ import argparse
 import time
 
 import numpy as np
-from gensim.models import Word2Vec
-
-from embedlab import analogy, data, word2vec
+from embedlab import analogy, data, word2vec, word_similarity
 from embedlab.vectors import WordVectors
+from gensim.models import Word2Vec
 
 
 def quality(vectors):
     """Analogy accuracy (questions in vocabulary) and WordSim-353 Spearman; embedlab.analogy
     gives gensim's evaluators' answers (tested), in a fraction of the time."""
     accuracy = analogy.evaluate_analogies(vectors, data.google_analogies_path(), restrict_vocab=None).accuracy
-    return accuracy, analogy.evaluate_word_pairs(vectors, data.wordsim353_path()).spearman
+    return accuracy, word_similarity.evaluate_word_pairs(vectors, data.wordsim353_path()).spearman
 
 
 def main():

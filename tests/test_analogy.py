@@ -4,11 +4,10 @@ import doctest
 
 import numpy as np
 import pytest
+from embedlab import analogy, data, debiasing, similarity, word_similarity
+from embedlab.vectors import WordVectors
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
-
-from embedlab import analogy, data, representation
-from embedlab.vectors import WordVectors
 
 NEUTRAL_WORDS = ["nurse", "engineer", "carpenter", "receptionist", "homemaker", "programmer", "doctor", "babysitter"]
 EQUALITY_PAIRS = [("woman", "man"), ("girl", "boy"), ("grandmother", "grandfather"), ("queen", "king")]
@@ -64,7 +63,7 @@ def test_3cosadd_hand_worked_example():
 def test_3cosadd_ranks_as_the_sum_of_three_cosines():
     """Levy & Goldberg's form, cos(d, b) − cos(d, a) + cos(d, c), is cos(d, b̂ − â + ĉ) times ‖b̂ − â + ĉ‖."""
     toy = toy_vectors()
-    cos = representation.cosine_similarity(toy.vectors, toy.vectors)
+    cos = similarity.cosine_similarity(toy.vectors, toy.vectors)
     man, woman, king = (toy.index(w) for w in ("man", "woman", "king"))
     objective = cos[:, king] - cos[:, man] + cos[:, woman]
     scores = analogy.analogy_scores(toy, "man", "king", "woman")
@@ -243,7 +242,7 @@ def test_near_ties_are_broken_as_gensim_breaks_them(tmp_path):
     float32 resolution: which one wins depends only on rounding. Those questions go through
     the careful path, and their answers must still be gensim's."""
     rng = np.random.default_rng(3)
-    base = representation.normalize(rng.normal(size=(30, 50)))
+    base = similarity.normalize(rng.normal(size=(30, 50)))
     words, vectors, lines = [f"w{i}" for i in range(30)], list(base), [": near ties"]
     for question in range(40):
         a, b, c = rng.choice(30, size=3, replace=False)
@@ -262,7 +261,7 @@ def test_near_ties_are_broken_as_gensim_breaks_them(tmp_path):
     questions = analogy.read_analogies(path)[0][1]
     rows = np.array([[near_twins.index(word) for word in q] for q in questions])
     unit = near_twins.unit_vectors
-    scores = representation.normalize(unit[rows[:, 1]] - unit[rows[:, 0]] + unit[rows[:, 2]]) @ unit.T
+    scores = similarity.normalize(unit[rows[:, 1]] - unit[rows[:, 0]] + unit[rows[:, 2]]) @ unit.T
     scores[np.arange(len(rows))[:, None], rows[:, :3]] = -np.inf
     product_alone = [q for q, answer, expected in zip(questions, scores.argmax(axis=1), rows[:, 3]) if answer == expected]
     assert product_alone != ours.sections[0].correct
@@ -308,7 +307,7 @@ def test_read_analogies_keeps_sections_and_questions_in_file_order():
 @pytest.mark.parametrize("path", [data.wordsim353_path(), data.simlex999_path()], ids=["wordsim353", "simlex999"])
 @pytest.mark.parametrize("restrict_vocab", [300_000, 20_000])
 def test_word_pair_correlations_equal_gensim(glove, path, restrict_vocab):
-    ours = analogy.evaluate_word_pairs(glove, path, restrict_vocab=restrict_vocab)
+    ours = word_similarity.evaluate_word_pairs(glove, path, restrict_vocab=restrict_vocab)
     pearson, spearman, oov_percent = glove.to_gensim().evaluate_word_pairs(str(path), restrict_vocab=restrict_vocab)
     assert ours.spearman == pytest.approx(spearman.statistic, abs=1e-12)  # same ranks
     assert ours.pearson == pytest.approx(pearson.statistic, abs=1e-6)  # float32 cosines, summed differently
@@ -317,25 +316,25 @@ def test_word_pair_correlations_equal_gensim(glove, path, restrict_vocab):
 
 
 def test_word_pairs_report_the_cosine_of_each_pair(glove):
-    results = analogy.evaluate_word_pairs(glove, data.simlex999_path())
+    results = word_similarity.evaluate_word_pairs(glove, data.simlex999_path())
     first = results.pairs.iloc[0]
     assert (first["word1"], first["word2"], first["human"]) == ("old", "new", 1.58)
     assert first["model"] == pytest.approx(glove.similarity("old", "new"), abs=1e-6)
     # SimLex scores similarity, not relatedness: old/new are related antonyms, rated 1.58 of 10
-    assert results.spearman < analogy.evaluate_word_pairs(glove, data.wordsim353_path()).spearman
+    assert results.spearman < word_similarity.evaluate_word_pairs(glove, data.wordsim353_path()).spearman
 
 
 def test_malformed_word_pair_file_names_file_and_line(tmp_path, glove_small):
     bad = tmp_path / "pairs.tsv"
     bad.write_text("# word1\tword2\tscore\nlove\tsex\t6.77\ntiger\tcat\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"pairs\.tsv, line 3: expected 'word1<TAB>word2<TAB>score'"):
-        analogy.evaluate_word_pairs(glove_small, bad)
+        word_similarity.evaluate_word_pairs(glove_small, bad)
     bad.write_text("love\tsex\tmuch\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"pairs\.tsv, line 1: expected"):
-        analogy.evaluate_word_pairs(glove_small, bad)
+        word_similarity.evaluate_word_pairs(glove_small, bad)
     bad.write_text("zzzqx\tsex\t6.77\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no pair of .*pairs.tsv has both words in the vocabulary"):
-        analogy.evaluate_word_pairs(glove_small, bad)
+        word_similarity.evaluate_word_pairs(glove_small, bad)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,70 +344,70 @@ def test_malformed_word_pair_file_names_file_and_line(tmp_path, glove_small):
 def test_gender_direction_is_the_first_principal_component_of_the_centred_pairs(glove):
     """Bolukbasi et al.'s construction, with scikit-learn's PCA as the oracle (up to sign)."""
     rows = []
-    for first, second in analogy.GENDER_PAIRS:
+    for first, second in debiasing.GENDER_PAIRS:
         u1, u2 = glove.unit_vectors[glove.index(first)], glove.unit_vectors[glove.index(second)]
         centre = (u1 + u2) / 2
         rows += [u1 - centre, u2 - centre]
     expected = PCA(n_components=1).fit(np.array(rows, dtype=np.float64)).components_[0]
-    direction = analogy.bias_direction(glove)
+    direction = debiasing.bias_direction(glove)
     assert np.linalg.norm(direction) == pytest.approx(1.0)
     assert abs(direction @ expected) == pytest.approx(1.0, abs=1e-6)
-    projections = analogy.project(glove, ["she", "he", "woman", "man"], direction)
+    projections = debiasing.direction_cosines(glove, ["she", "he", "woman", "man"], direction)
     assert projections["she"] > projections["he"] and projections["woman"] > projections["man"]
 
 
 def test_occupations_lean_to_one_side_of_the_gender_direction(glove):
     """GloVe-50d: nurse +0.26, receptionist +0.30, engineer −0.30, carpenter −0.18."""
-    direction = analogy.bias_direction(glove)
-    projections = analogy.project(glove, ["nurse", "receptionist", "engineer", "carpenter"], direction)
+    direction = debiasing.bias_direction(glove)
+    projections = debiasing.direction_cosines(glove, ["nurse", "receptionist", "engineer", "carpenter"], direction)
     assert projections["nurse"] > 0.2 and projections["receptionist"] > 0.2
     assert projections["engineer"] < -0.2 and projections["carpenter"] < -0.1
-    assert projections["nurse"] == pytest.approx(float(representation.cosine_similarity(glove["nurse"], direction)))
+    assert projections["nurse"] == pytest.approx(float(similarity.cosine_similarity(glove["nurse"], direction)))
 
 
 def small_gender_space(glove):
     words = sorted({*NEUTRAL_WORDS, *(w for pair in EQUALITY_PAIRS for w in pair), "queen", "king", "paris"})
-    return glove.subset(words), analogy.bias_direction(glove)
+    return glove.subset(words), debiasing.bias_direction(glove)
 
 
 def test_neutralize_removes_the_direction_from_neutral_words_only(glove):
     words, direction = small_gender_space(glove)
-    neutral = analogy.neutralize(words, direction, NEUTRAL_WORDS)
-    after = analogy.project(neutral, NEUTRAL_WORDS, direction)
+    neutral = debiasing.neutralize(words, direction, NEUTRAL_WORDS)
+    after = debiasing.direction_cosines(neutral, NEUTRAL_WORDS, direction)
     np.testing.assert_allclose(list(after.values()), 0, atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(neutral.vectors, axis=1), 1, atol=1e-6)
-    assert analogy.project(words, ["nurse"], direction)["nurse"] > 0.2  # the input is unchanged
+    assert debiasing.direction_cosines(words, ["nurse"], direction)["nurse"] > 0.2  # the input is unchanged
     for word in ["queen", "paris"]:  # not neutral: same direction as before
         np.testing.assert_allclose(neutral[word], words.unit_vectors[words.index(word)], atol=1e-7)
 
 
 def test_equalize_makes_each_pair_equidistant_from_neutral_words(glove):
     words, direction = small_gender_space(glove)
-    neutral = analogy.neutralize(words, direction, NEUTRAL_WORDS)
+    neutral = debiasing.neutralize(words, direction, NEUTRAL_WORDS)
     before = [neutral.similarity("babysitter", "grandmother"), neutral.similarity("babysitter", "grandfather")]
     assert before[0] - before[1] > 0.05  # the negative control: unequal before equalising
-    equal = analogy.equalize(neutral, direction, EQUALITY_PAIRS)
+    equal = debiasing.equalize(neutral, direction, EQUALITY_PAIRS)
     for first, second in EQUALITY_PAIRS:
         for word in NEUTRAL_WORDS:
             assert equal.similarity(word, first) == pytest.approx(equal.similarity(word, second), abs=1e-6)
-        sides = analogy.project(equal, [first, second], direction)
+        sides = debiasing.direction_cosines(equal, [first, second], direction)
         assert sides[first] == pytest.approx(-sides[second], abs=1e-6) and sides[first] > 0
     np.testing.assert_allclose(np.linalg.norm(equal.vectors, axis=1), 1, atol=1e-6)
 
 
 def test_bias_inputs_are_checked(glove_small):
     with pytest.raises(ValueError, match="direction must be one vector of 50 numbers, got shape \\(3,\\)"):
-        analogy.project(glove_small, ["nurse"], [1.0, 0.0, 0.0])
+        debiasing.direction_cosines(glove_small, ["nurse"], [1.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="need at least one word pair"):
-        analogy.bias_direction(glove_small, pairs=[])
+        debiasing.bias_direction(glove_small, pairs=[])
     with pytest.raises(KeyError, match="'gal' is not in the vocabulary"):
-        analogy.bias_direction(glove_small)  # "gal" is rarer than the 20,000th word
+        debiasing.bias_direction(glove_small)  # "gal" is rarer than the 20,000th word
 
 
 def test_hard_debias_neutralizes_occupations_and_keeps_gendered_words(glove):
-    direction = analogy.bias_direction(glove)
-    debiased = analogy.hard_debias(glove, direction)
-    after = analogy.project(debiased, ["nurse", "engineer", "babysitter", "she", "queen"], direction)
+    direction = debiasing.bias_direction(glove)
+    debiased = debiasing.hard_debias(glove, direction)
+    after = debiasing.direction_cosines(debiased, ["nurse", "engineer", "babysitter", "she", "queen"], direction)
     assert max(abs(after[w]) for w in ["nurse", "engineer", "babysitter"]) < 1e-6
     assert after["she"] > 0.2 and after["queen"] > 0.05  # gender-specific words keep their side
     assert debiased.similarity("babysitter", "grandmother") == pytest.approx(

@@ -8,13 +8,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from embedlab import bm25, contrastive, data, encoders, inverse_cloze, metrics, sentence_encoder
+from embedlab.data import Article
 from scipy import stats
 from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 from sklearn.metrics import ndcg_score
 from sklearn.metrics.pairwise import cosine_similarity
-
-from embedlab import contrastive, data
-from embedlab.data import Article
 
 
 def random_batch(batch_size=6, dim=8, hard=0, seed=0):
@@ -271,7 +270,7 @@ def test_bm25_scores_equal_the_formula_computed_by_hand():
     import bm25s
 
     queries = ["cat on the mat", "garden birds at dawn", "the and of"]
-    scores = contrastive.bm25_scores(queries, DOCUMENTS)
+    scores = bm25.bm25_scores(queries, DOCUMENTS)
     document_tokens = bm25s.tokenize(DOCUMENTS, stopwords="en", return_ids=False, show_progress=False)
     for query, row in zip(queries, scores):
         query_tokens = bm25s.tokenize([query], stopwords="en", return_ids=False, show_progress=False)[0]
@@ -282,7 +281,7 @@ def test_bm25_scores_equal_the_formula_computed_by_hand():
 def test_bm25_negatives_never_include_the_positive_or_a_document_scoring_within_the_margin():
     queries = ["cat on the mat", "dogs chase cats", "stock market"]
     positives = [0, 1, 3]
-    scores = contrastive.bm25_scores(queries, DOCUMENTS)
+    scores = bm25.bm25_scores(queries, DOCUMENTS)
     negatives = contrastive.mine_bm25_negatives(queries, DOCUMENTS, positives, k=5, margin=0.05)
     assert 5 not in negatives[0]  # the duplicate of the positive scores the same: a false negative
     for row, positive, mined in zip(scores, positives, negatives):
@@ -339,44 +338,44 @@ def toy_articles():
 
 
 def test_passages_are_whole_sentences_of_one_article():
-    passages = contrastive.split_passages(toy_articles(), passage_words=30)
+    passages = inverse_cloze.split_passages(toy_articles(), passage_words=30)
     assert [p.passage_id for p in passages] == list(range(len(passages)))
     for passage in passages:
         assert len(passage.sentences) >= 2 and len(passage.text.split()) >= 30
         assert all(s in next(a.text for a in toy_articles() if a.title == passage.title) for s in passage.sentences)
     assert not any("Heading" in p.text for p in passages)  # too short to be a sentence
-    assert len(contrastive.split_passages(toy_articles(), 30, max_passages_per_article=1)) == 2
+    assert len(inverse_cloze.split_passages(toy_articles(), 30, max_passages_per_article=1)) == 2
 
 
 def test_inverse_cloze_pairs_take_the_query_out_of_its_passage():
     articles = toy_articles()
-    passages = contrastive.split_passages(articles, passage_words=30)
-    removed = contrastive.inverse_cloze_pairs(articles, passage_words=30, remove_probability=1.0, seed=3)
-    kept = contrastive.inverse_cloze_pairs(articles, passage_words=30, remove_probability=0.0, seed=3)
+    passages = inverse_cloze.split_passages(articles, passage_words=30)
+    removed = inverse_cloze.inverse_cloze_pairs(articles, passage_words=30, remove_probability=1.0, seed=3)
+    kept = inverse_cloze.inverse_cloze_pairs(articles, passage_words=30, remove_probability=0.0, seed=3)
     for with_out, with_in, passage in zip(removed, kept, passages):
         assert with_out.query == with_in.query and with_out.query in passage.sentences
         assert with_out.query not in with_out.passage and with_out.sentence_removed
         assert with_in.passage == passage.text and not with_in.sentence_removed
         assert with_out.title == passage.title and with_out.passage_id == passage.passage_id
-    assert contrastive.inverse_cloze_pairs(articles, 30, seed=3) == contrastive.inverse_cloze_pairs(articles, 30, seed=3)
+    assert inverse_cloze.inverse_cloze_pairs(articles, 30, seed=3) == inverse_cloze.inverse_cloze_pairs(articles, 30, seed=3)
     with pytest.raises(ValueError, match="remove_probability must be between 0 and 1"):
-        contrastive.inverse_cloze_pairs(articles, remove_probability=1.5)
+        inverse_cloze.inverse_cloze_pairs(articles, remove_probability=1.5)
 
 
 def test_held_out_articles_share_nothing_with_training():
     articles = data.wikipedia_sample()
-    train, heldout = contrastive.split_articles(articles, heldout_fraction=0.2, seed=0)
+    train, heldout = inverse_cloze.split_articles(articles, heldout_fraction=0.2, seed=0)
     assert len(heldout) == 21 and len(train) + len(heldout) == len(articles)
     assert not {a.title for a in train} & {a.title for a in heldout}
-    train_pairs = contrastive.inverse_cloze_pairs(train, max_passages_per_article=3)
-    test = contrastive.ict_retrieval_set(heldout, max_passages_per_article=3)
+    train_pairs = inverse_cloze.inverse_cloze_pairs(train, max_passages_per_article=3)
+    test = inverse_cloze.ict_retrieval_set(heldout, max_passages_per_article=3)
     assert not {p.passage for p in train_pairs} & set(test.documents)
     assert test.relevant == [{i} for i in range(len(test.queries))]
     assert all(query not in document for query, document in zip(test.queries, test.documents))
-    assert contrastive.split_articles(articles, 0.2, seed=0) == (train, heldout)
-    assert contrastive.split_articles(articles, 0.2, seed=1) != (train, heldout)
+    assert inverse_cloze.split_articles(articles, 0.2, seed=0) == (train, heldout)
+    assert inverse_cloze.split_articles(articles, 0.2, seed=1) != (train, heldout)
     with pytest.raises(ValueError, match="heldout_fraction must be between 0 and 1"):
-        contrastive.split_articles(articles, heldout_fraction=1.0)
+        inverse_cloze.split_articles(articles, heldout_fraction=1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,24 +386,24 @@ def test_held_out_articles_share_nothing_with_training():
 def small_task(glove_small):
     """60 ICT pairs from six articles, and an encoder over their words."""
     articles = data.wikipedia_sample()[:6]
-    pairs = contrastive.inverse_cloze_pairs(articles, max_passages_per_article=10, seed=0)
-    encoder = contrastive.build_encoder(glove_small, [p.query for p in pairs] + [p.passage for p in pairs])
+    pairs = inverse_cloze.inverse_cloze_pairs(articles, max_passages_per_article=10, seed=0)
+    encoder = sentence_encoder.build_encoder(glove_small, [p.query for p in pairs] + [p.passage for p in pairs])
     return pairs, encoder
 
 
 def test_the_untrained_encoder_is_the_mean_of_the_word_vectors(glove_small, small_task):
     pairs, encoder = small_task
     texts = [p.passage for p in pairs[:20]] + ["zzzq qqxj"]  # the last has no known word
-    np.testing.assert_allclose(contrastive.encode(encoder, texts), contrastive.mean_word_vectors(glove_small, texts),
+    np.testing.assert_allclose(sentence_encoder.encode(encoder, texts), sentence_encoder.mean_word_vectors(glove_small, texts),
                                atol=1e-6)
-    assert not contrastive.encode(encoder, texts)[-1].any()
+    assert not sentence_encoder.encode(encoder, texts)[-1].any()
 
 
 def test_training_lowers_the_loss_and_is_reproducible(small_task):
     pairs, encoder = small_task
     before = [p.detach().clone() for p in encoder.parameters()]
-    first = contrastive.train_encoder(encoder, pairs, epochs=4, batch_size=16, progress_bar=False, learning_rate=1e-3)
-    second = contrastive.train_encoder(encoder, pairs, epochs=4, batch_size=16, progress_bar=False, learning_rate=1e-3)
+    first = sentence_encoder.train_encoder(encoder, pairs, epochs=4, batch_size=16, progress_bar=False, learning_rate=1e-3)
+    second = sentence_encoder.train_encoder(encoder, pairs, epochs=4, batch_size=16, progress_bar=False, learning_rate=1e-3)
     assert len(first.losses) == 4 * (len(pairs) // 16)
     assert np.mean(first.losses[-3:]) < np.mean(first.losses[:3])
     assert first.losses == second.losses
@@ -412,7 +411,7 @@ def test_training_lowers_the_loss_and_is_reproducible(small_task):
         assert torch.equal(a, b)
     for original, now in zip(before, encoder.parameters()):  # the encoder passed in is not trained
         assert torch.equal(original, now)
-    other_seed = contrastive.train_encoder(encoder, pairs, epochs=4, batch_size=16, progress_bar=False, seed=1)
+    other_seed = sentence_encoder.train_encoder(encoder, pairs, epochs=4, batch_size=16, progress_bar=False, seed=1)
     assert other_seed.losses != first.losses
 
 
@@ -420,13 +419,13 @@ def test_training_with_hard_negatives(small_task):
     pairs, encoder = small_task
     negatives = contrastive.mine_bm25_negatives([p.query for p in pairs], [p.passage for p in pairs],
                                                 np.arange(len(pairs)), k=3)
-    trained = contrastive.train_encoder(encoder, pairs, hard_negatives=negatives, epochs=2, batch_size=16,
+    trained = sentence_encoder.train_encoder(encoder, pairs, hard_negatives=negatives, epochs=2, batch_size=16,
                                         progress_bar=False)
     assert len(trained.losses) == 2 * (len(pairs) // 16) and np.isfinite(trained.losses).all()
     with pytest.raises(ValueError, match="give one per pair"):
-        contrastive.train_encoder(encoder, pairs, hard_negatives=negatives[:5], progress_bar=False)
+        sentence_encoder.train_encoder(encoder, pairs, hard_negatives=negatives[:5], progress_bar=False)
     with pytest.raises(ValueError, match="too few for hard negatives"):
-        contrastive.train_encoder(encoder, pairs[:10], hard_negatives=negatives[:10], batch_size=16,
+        sentence_encoder.train_encoder(encoder, pairs[:10], hard_negatives=negatives[:10], batch_size=16,
                                   progress_bar=False)
 
 
@@ -434,7 +433,7 @@ def test_hard_negatives_are_never_a_positive_of_the_batch():
     rng = np.random.default_rng(0)
     batch = np.array([0, 1, 2, 3])
     mined = [np.array([1, 5]), np.array([5, 6]), np.array([0, 3]), np.array([], dtype=int)]
-    chosen = contrastive._hard_negative_choice(batch, mined, n_documents=8, rng=rng)
+    chosen = sentence_encoder._hard_negative_choice(batch, mined, n_documents=8, rng=rng)
     assert chosen[:2].tolist() == [5, 6]  # query 0 skips 1 (a positive of the batch)
     assert not set(chosen.tolist()) & set(batch.tolist()) and len(set(chosen.tolist())) == 4
 
@@ -453,12 +452,12 @@ def test_metrics_hand_worked_example():
     """
     rankings = [[3, 1, 2, 0], [0, 1, 2, 3]]
     relevant = [{0, 1}, {3}]
-    assert contrastive.recall_at_k(rankings, relevant, 2) == 0.25
-    assert contrastive.recall_at_k(rankings, relevant, 4) == 1.0
-    assert contrastive.precision_at_k(rankings, relevant, 2) == 0.25
-    assert contrastive.mrr(rankings, relevant) == 0.375
-    assert contrastive.ndcg_at_k(rankings, relevant, 4) == pytest.approx(0.5407988, abs=1e-7)
-    report = contrastive.retrieval_report(rankings, relevant, ks=(1, 2, 4))
+    assert metrics.recall_at_k(rankings, relevant, 2) == 0.25
+    assert metrics.recall_at_k(rankings, relevant, 4) == 1.0
+    assert metrics.precision_at_k(rankings, relevant, 2) == 0.25
+    assert metrics.mrr(rankings, relevant) == 0.375
+    assert metrics.ndcg_at_k(rankings, relevant, 4) == pytest.approx(0.5407988, abs=1e-7)
+    report = metrics.retrieval_report(rankings, relevant, ks=(1, 2, 4))
     assert report == {"recall@1": 0.0, "recall@2": 0.25, "recall@4": 1.0, "MRR": 0.375,
                       "nDCG@4": pytest.approx(0.5407988, abs=1e-7)}
 
@@ -479,14 +478,14 @@ def test_ndcg_equals_scikit_learn(k):
     y_true = np.zeros((30, 20))
     for row, relevant in enumerate(binary):
         y_true[row, list(relevant)] = 1
-    assert contrastive.ndcg_at_k(rankings, binary, k) == pytest.approx(ndcg_score(y_true, scores, k=k), rel=1e-12)
+    assert metrics.ndcg_at_k(rankings, binary, k) == pytest.approx(ndcg_score(y_true, scores, k=k), rel=1e-12)
 
     graded = [{int(d): float(g) for d, g in zip(rng.choice(20, 4, replace=False), rng.integers(1, 4, 4))}
               for _ in range(30)]
     y_graded = np.zeros((30, 20))
     for row, gains in enumerate(graded):
         y_graded[row, list(gains)] = list(gains.values())
-    assert contrastive.ndcg_at_k(rankings, graded, k) == pytest.approx(ndcg_score(y_graded, scores, k=k), rel=1e-12)
+    assert metrics.ndcg_at_k(rankings, graded, k) == pytest.approx(ndcg_score(y_graded, scores, k=k), rel=1e-12)
 
 
 def test_rank_orders_documents_by_cosine_similarity():
@@ -503,13 +502,13 @@ def test_rank_orders_documents_by_cosine_similarity():
 
 def test_metrics_refuse_bad_input():
     with pytest.raises(ValueError, match="2 rankings but 1 sets"):
-        contrastive.mrr([[0], [1]], [{0}])
+        metrics.mrr([[0], [1]], [{0}])
     with pytest.raises(ValueError, match="at least one relevant document"):
-        contrastive.recall_at_k([[0, 1]], [set()], 1)
+        metrics.recall_at_k([[0, 1]], [set()], 1)
     with pytest.raises(ValueError, match="no queries"):
-        contrastive.precision_at_k([], [], 1)
+        metrics.precision_at_k([], [], 1)
     with pytest.raises(ValueError, match="k must be at least 1"):
-        contrastive.ndcg_at_k([[0, 1]], [{0}], 0)
+        metrics.ndcg_at_k([[0, 1]], [{0}], 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -556,26 +555,24 @@ def test_minilm_embeddings_are_computed_once_then_read_from_the_cache(monkeypatc
             return np.arange(len(texts) * 3, dtype=np.float32).reshape(len(texts), 3)
 
     monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
-    monkeypatch.setattr(data, "load_minilm", lambda device=None: FakeModel())
-    first = contrastive.minilm_embeddings(["one text", "another"])
-    second = contrastive.minilm_embeddings(["one text", "another"])
+    monkeypatch.setattr(encoders, "load_minilm", lambda device=None: FakeModel())
+    first = encoders.encode(["one text", "another"], cache=True)
+    second = encoders.encode(["one text", "another"], cache=True)
     np.testing.assert_array_equal(first, second)
     assert calls == [["one text", "another"]]
-    contrastive.minilm_embeddings(["a third"])
+    encoders.encode(["a third"], cache=True)
     assert len(calls) == 2
 
 
 def test_contextual_word_vectors_tell_the_senses_of_bank_apart():
     """MiniLM's vector for "bank" depends on the sentence: the two river sentences agree with
     each other more than with the money sentences. A word vector would be identical in all four."""
-    from embedlab import data
-
     sentences = ["We sat on the bank of the river.", "The river bank was muddy after the flood.",
                  "She opened an account at the bank.", "The bank raised its interest rates."]
-    vectors = contrastive.contextual_word_vectors(data.load_minilm(), sentences, "bank")
+    vectors = encoders.contextual_word_vectors(encoders.load_minilm(), sentences, "bank")
     assert vectors.shape == (4, 384)
     cos = contrastive.similarity_matrix(vectors, vectors).numpy()
     assert cos[0, 1] > max(cos[0, 2], cos[0, 3], cos[1, 2], cos[1, 3])
     assert cos[2, 3] > max(cos[0, 2], cos[1, 3])
     with pytest.raises(ValueError, match="'bank' does not occur as a word in 'embankment'"):
-        contrastive.contextual_word_vectors(data.load_minilm(), ["embankment"], "bank")
+        encoders.contextual_word_vectors(encoders.load_minilm(), ["embankment"], "bank")

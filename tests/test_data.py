@@ -6,8 +6,7 @@ import re
 
 import numpy as np
 import pytest
-
-from embedlab import data, representation
+from embedlab import data, encoders, similarity
 
 
 def test_glove_is_400k_words_by_50_dimensions(glove):
@@ -118,11 +117,11 @@ def test_toy_vectors_give_the_articles_numbers():
 
 
 def test_minilm_loads_and_encodes_without_the_network(network_attempts):
-    model = data.load_minilm(device="cpu")
+    model = encoders.load_minilm(device="cpu")
     vectors = model.encode(["A cat sits on the mat.", "A kitten rests on a rug.", "Stock markets fell today."])
     assert vectors.shape == (3, 384)
-    similarity = representation.cosine_similarity(vectors, vectors)
-    assert similarity[0, 1] > similarity[0, 2] + 0.3
+    cosines = similarity.cosine_similarity(vectors, vectors)
+    assert cosines[0, 1] > cosines[0, 2] + 0.3
     assert network_attempts == []
 
 

@@ -7,11 +7,10 @@ import types
 import numpy as np
 import pytest
 import torch
+from embedlab import contrastive, matryoshka, metrics, quantisation, search, storage, training, two_stage
 from sentence_transformers.base.losses.merged_forward import column_merging_disabled
 from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
 from sklearn.decomposition import PCA
-
-from embedlab import contrastive, matryoshka
 
 
 def random_batch(batch_size=6, dim=16, hard=0, seed=0):
@@ -142,25 +141,25 @@ def test_matryoshka_loss_refuses_bad_dims_and_weights():
 
 def test_storage_of_the_articles_example():
     """1M × 1536 float32 = 6.144e9 bytes (6.1 GB); 256-d prefixes = 1.024e9 (1.0 GB), 83% saved."""
-    full = matryoshka.storage_bytes(1_000_000, 1536, "float32")
-    short = matryoshka.storage_bytes(1_000_000, 256, "float32")
+    full = storage.storage_bytes(1_000_000, 1536, "float32")
+    short = storage.storage_bytes(1_000_000, 256, "float32")
     assert (full, short) == (6_144_000_000, 1_024_000_000)
     assert round(full / 1e9, 1) == 6.1 and round(short / 1e9, 1) == 1.0
     assert round(100 * (1 - short / full)) == 83
-    assert [matryoshka.storage_bytes(10, 384, t) for t in ["float32", "float16", "int8", "binary"]] == [
+    assert [storage.storage_bytes(10, 384, t) for t in ["float32", "float16", "int8", "binary"]] == [
         15360, 7680, 3840, 480]
-    assert matryoshka.storage_bytes(10, 9, "binary") == 20  # 9 bits take 2 bytes per vector
+    assert storage.storage_bytes(10, 9, "binary") == 20  # 9 bits take 2 bytes per vector
     with pytest.raises(ValueError, match="dtype must be one of"):
-        matryoshka.storage_bytes(10, 384, "float64")
+        storage.storage_bytes(10, 384, "float64")
     with pytest.raises(ValueError, match="need n_vectors >= 0 and dim >= 1"):
-        matryoshka.storage_bytes(10, 0)
+        storage.storage_bytes(10, 0)
 
 
 def test_int8_codes_are_within_half_a_step_and_score_as_their_dequantized_vectors():
     rng = np.random.default_rng(0)
     scales = np.linspace(0.1, 2.0, 24, dtype=np.float32)  # dimensions of very different spread
     calibration = rng.standard_normal((500, 24)).astype(np.float32) * scales
-    quantizer = matryoshka.fit_int8(calibration)
+    quantizer = quantisation.fit_int8(calibration)
     np.testing.assert_allclose(quantizer.scale, np.abs(calibration).max(axis=0) / 127, rtol=1e-6)
     codes = quantizer.quantize(calibration)
     assert codes.dtype == np.int8 and np.abs(codes).max() == 127
@@ -172,21 +171,21 @@ def test_int8_codes_are_within_half_a_step_and_score_as_their_dequantized_vector
     with pytest.raises(ValueError, match=r"embeddings must have shape \(n, 24\)"):
         quantizer.quantize(calibration[:, :5])
     with pytest.raises(ValueError, match="calibration must be a non-empty matrix"):
-        matryoshka.fit_int8(np.zeros((0, 24)))
+        quantisation.fit_int8(np.zeros((0, 24)))
 
 
 def test_binary_codes_and_hamming_distance_against_explicit_signs():
     rng = np.random.default_rng(1)
     vectors = rng.standard_normal((7, 21))
-    codes = matryoshka.binary_codes(vectors)
+    codes = quantisation.binary_codes(vectors)
     assert codes.shape == (7, 3) and codes.dtype == np.uint8  # 21 bits in 3 bytes
     signs = np.where(vectors > 0, 1, -1)
-    distances = matryoshka.hamming_distances(codes[:2], codes)
+    distances = quantisation.hamming_distances(codes[:2], codes)
     explicit = (signs[:2, None, :] != signs[None, :, :]).sum(axis=2)
     np.testing.assert_array_equal(distances, explicit)
     np.testing.assert_array_equal(21 - 2 * distances, signs[:2] @ signs.T)  # b_q · b = d − 2 H
     with pytest.raises(ValueError, match="packed bits of the same width"):
-        matryoshka.hamming_distances(codes[:, :2], codes)
+        quantisation.hamming_distances(codes[:, :2], codes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,7 +202,7 @@ def unit_vectors(n, dim, seed=0):
 def test_exact_search_equals_a_full_sort():
     index = unit_vectors(300, 16)
     queries = unit_vectors(5, 16, seed=1)
-    indices, scores = matryoshka.exact_search(queries, index, 7)
+    indices, scores = search.exact_search(queries, index, 7)
     np.testing.assert_array_equal(indices, np.argsort(-(queries @ index.T), axis=1, kind="stable")[:, :7])
     np.testing.assert_allclose(scores, np.take_along_axis(queries @ index.T, indices, axis=1))
 
@@ -211,19 +210,19 @@ def test_exact_search_equals_a_full_sort():
 def test_two_stage_search_with_the_whole_index_shortlisted_is_exact_search():
     index = unit_vectors(400, 32)
     queries = unit_vectors(6, 32, seed=1)
-    exact = matryoshka.exact_search(queries, index, 10)
-    two_stage = matryoshka.two_stage_search(queries, index, shortlist_dim=4, shortlist_size=400, k=10)
-    np.testing.assert_array_equal(two_stage[0], exact[0])
-    np.testing.assert_allclose(two_stage[1], exact[1], rtol=1e-6)
-    precomputed = matryoshka.two_stage_search(queries, index, 4, 400, 10, truncated_index=matryoshka.truncate(index, 4))
+    exact = search.exact_search(queries, index, 10)
+    found = two_stage.two_stage_search(queries, index, shortlist_dim=4, shortlist_size=400, k=10)
+    np.testing.assert_array_equal(found[0], exact[0])
+    np.testing.assert_allclose(found[1], exact[1], rtol=1e-6)
+    precomputed = two_stage.two_stage_search(queries, index, 4, 400, 10, truncated_index=matryoshka.truncate(index, 4))
     np.testing.assert_array_equal(precomputed[0], exact[0])
 
 
 def test_two_stage_search_finds_the_exact_neighbours_from_a_short_shortlist():
     index = unit_vectors(2000, 64)
     queries = index[:20] + 0.05 * unit_vectors(20, 64, seed=2)  # near a stored vector, as real queries are
-    exact, _ = matryoshka.exact_search(queries, index, 10)
-    found, _ = matryoshka.two_stage_search(queries, index, shortlist_dim=16, shortlist_size=200, k=10)
+    exact, _ = search.exact_search(queries, index, 10)
+    found, _ = two_stage.two_stage_search(queries, index, shortlist_dim=16, shortlist_size=200, k=10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)])
     assert recall >= 0.9
     np.testing.assert_array_equal(found[:, 0], exact[:, 0])
@@ -232,10 +231,10 @@ def test_two_stage_search_finds_the_exact_neighbours_from_a_short_shortlist():
 @pytest.mark.parametrize("n, k", [(1000, 10), (1003, 7), (50, 5)])  # whole groups, a remainder, too short to group
 def test_largest_finds_the_same_set_as_argpartition(n, k):
     scores = np.random.default_rng(n).standard_normal((4, n)).astype(np.float32)
-    found = np.sort(matryoshka._largest(scores, k), axis=1)
+    found = np.sort(search.largest(scores, k), axis=1)
     np.testing.assert_array_equal(found, np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1))
     scores[:, -1] = 100.0  # the best entry in the columns that fill no whole group
-    assert (matryoshka._largest(scores, k) == n - 1).any(axis=1).all()
+    assert (search.largest(scores, k) == n - 1).any(axis=1).all()
 
 
 def test_two_stage_index_equals_the_one_shot_search_for_any_block_size():
@@ -245,14 +244,14 @@ def test_two_stage_index_equals_the_one_shot_search_for_any_block_size():
     queries = unit_vectors(7, 48, seed=3)
     prefix_scores = matryoshka.truncate(queries, 12) @ matryoshka.truncate(index, 12).T
     expected = np.sort(np.argpartition(-prefix_scores, 149, axis=1)[:, :150], axis=1)
-    search_index = matryoshka.TwoStageIndex(index, 12)
+    search_index = two_stage.TwoStageIndex(index, 12)
     assert search_index.prefix.flags.c_contiguous and search_index.prefix.shape == (3000, 12)
     assert sorted(search_index.order) == list(range(3000)) and (search_index.order != np.arange(3000)).any()
     np.testing.assert_array_equal(search_index.prefix, matryoshka.truncate(index, 12)[search_index.order])
     for block_size, sample_size in [(100, 500), (1, 2900), (512, 8192), (1000, 150), (5000, 1000)]:  # blocks:
         # smaller than the shortlist, one row, with a remainder, one block; samples: a sixth, all but 100 rows,
         # the whole index, the shortlist's size
-        found = matryoshka._shortlist(matryoshka.truncate(queries, 12), search_index.prefix, 150, block_size,
+        found = two_stage._shortlist(matryoshka.truncate(queries, 12), search_index.prefix, 150, block_size,
                                       sample_size)
         np.testing.assert_array_equal(np.sort(search_index.order[found], axis=1), expected)
     full_scores = np.take_along_axis(queries @ index.T, expected, axis=1)
@@ -260,7 +259,7 @@ def test_two_stage_index_equals_the_one_shot_search_for_any_block_size():
     indices, scores = search_index.search(queries, 150, 10, block_size=512)
     np.testing.assert_array_equal(indices, np.take_along_axis(expected, order, axis=1))
     np.testing.assert_allclose(scores, np.take_along_axis(full_scores, order, axis=1), rtol=1e-6)
-    np.testing.assert_array_equal(matryoshka.two_stage_search(queries, index, 12, 150, 10)[0], indices)
+    np.testing.assert_array_equal(two_stage.two_stage_search(queries, index, 12, 150, 10)[0], indices)
 
 
 def test_shortlist_is_exact_when_the_sample_sets_the_bar_too_high(monkeypatch):
@@ -277,9 +276,9 @@ def test_shortlist_is_exact_when_the_sample_sets_the_bar_too_high(monkeypatch):
     bar_rank = int(np.ceil(150 * 500 / 3000 + 4 * np.sqrt(150 * 500 / 3000))) + 1  # the sample's r-th best
     assert (prefix_scores[0] >= np.sort(prefix_scores[0, :500])[-bar_rank]).sum() < 150  # query 0 falls back
     widths = []
-    largest = matryoshka._largest
-    monkeypatch.setattr(matryoshka, "_largest", lambda scores, k: widths.append(scores.shape) or largest(scores, k))
-    found = matryoshka._shortlist(prefix_queries, sorted_index, 150, block_size=256, sample_size=500)
+    largest = search.largest
+    monkeypatch.setattr(two_stage, "largest", lambda scores, k: widths.append(scores.shape) or largest(scores, k))
+    found = two_stage._shortlist(prefix_queries, sorted_index, 150, block_size=256, sample_size=500)
     assert widths[-1] == (1, 3000)  # query 0, and only it, searched again over all its scores
     np.testing.assert_array_equal(np.sort(found, axis=1), expected)
 
@@ -287,12 +286,12 @@ def test_shortlist_is_exact_when_the_sample_sets_the_bar_too_high(monkeypatch):
 def test_a_shuffled_index_needs_no_second_selection(monkeypatch):
     """On an index in random order the sample's bar leaves every query at least ``size``
     scores (no query is searched again), and keeps about twice ``size``, not the whole row."""
-    index = matryoshka.TwoStageIndex(unit_vectors(40_000, 48), 16)
+    index = two_stage.TwoStageIndex(unit_vectors(40_000, 48), 16)
     queries = matryoshka.truncate(unit_vectors(50, 48, seed=6), 16)
     widths = []
-    largest = matryoshka._largest
-    monkeypatch.setattr(matryoshka, "_largest", lambda scores, k: widths.append(scores.shape[1]) or largest(scores, k))
-    found = matryoshka._shortlist(queries, index.prefix, 200, block_size=4096, sample_size=4096)
+    largest = search.largest
+    monkeypatch.setattr(two_stage, "largest", lambda scores, k: widths.append(scores.shape[1]) or largest(scores, k))
+    found = two_stage._shortlist(queries, index.prefix, 200, block_size=4096, sample_size=4096)
     assert widths[0] == 4096 and max(widths[1:]) < 4 * 200  # the bar from the sample, then the kept scores
     np.testing.assert_array_equal(np.sort(found, axis=1),
                                   np.sort(np.argpartition(-(queries @ index.prefix.T), 199, axis=1)[:, :200], axis=1))
@@ -305,9 +304,9 @@ def test_the_shortlist_stays_exact_when_most_scores_tie(monkeypatch):
     queries = unit_vectors(4, 8, seed=7)
     prefix_queries, prefix_index = matryoshka.truncate(queries, 1), matryoshka.truncate(index, 1)
     widths = []
-    largest = matryoshka._largest
-    monkeypatch.setattr(matryoshka, "_largest", lambda scores, k: widths.append(scores.shape) or largest(scores, k))
-    found = matryoshka._shortlist(prefix_queries, prefix_index, 100, block_size=500, sample_size=1000)
+    largest = search.largest
+    monkeypatch.setattr(two_stage, "largest", lambda scores, k: widths.append(scores.shape) or largest(scores, k))
+    found = two_stage._shortlist(prefix_queries, prefix_index, 100, block_size=500, sample_size=1000)
     assert widths[-1] == (4, 5000)  # the bar was given up: one selection over every score
     scores = prefix_queries @ prefix_index.T
     best = np.sort(scores, axis=1)[:, -100:]  # the 100 best scores, ties included
@@ -325,7 +324,7 @@ def test_synthetic_index_keeps_the_real_spectrum_and_is_reproducible():
     mixing = np.linalg.qr(rng.standard_normal((32, 32)))[0] * 0.3 + np.eye(32)  # correlated dimensions
     real = unit_vectors(400, 32) @ mixing.T
     real /= np.linalg.norm(real, axis=1, keepdims=True)
-    synthetic = matryoshka.synthetic_index(real, 20_000, noise=0.5, seed=0)
+    synthetic = two_stage.synthetic_index(real, 20_000, noise=0.5, seed=0)
     assert synthetic.shape == (20_000, 32) and synthetic.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(synthetic, axis=1), 1, rtol=1e-5)
     real_share = real.var(axis=0) / real.var(axis=0).sum()
@@ -338,38 +337,38 @@ def test_synthetic_index_keeps_the_real_spectrum_and_is_reproducible():
     np.testing.assert_allclose(np.corrcoef(synthetic.T), np.corrcoef(real.T), atol=0.05)
     independent = np.random.default_rng(3).standard_normal((20_000, 32)) * real.std(axis=0)
     assert np.abs(np.corrcoef(independent.T) - np.corrcoef(real.T)).max() > 0.1
-    np.testing.assert_array_equal(matryoshka.synthetic_index(real, 100, seed=0),
-                                  matryoshka.synthetic_index(real, 100, seed=np.random.default_rng(0)))
-    other_seed = matryoshka.synthetic_index(real, 100, seed=1)
-    assert not np.array_equal(other_seed, matryoshka.synthetic_index(real, 100, seed=0))
+    np.testing.assert_array_equal(two_stage.synthetic_index(real, 100, seed=0),
+                                  two_stage.synthetic_index(real, 100, seed=np.random.default_rng(0)))
+    other_seed = two_stage.synthetic_index(real, 100, seed=1)
+    assert not np.array_equal(other_seed, two_stage.synthetic_index(real, 100, seed=0))
     with pytest.raises(ValueError, match=r"real_embeddings must be a matrix \(n_real, d\) with n_real >= 2"):
-        matryoshka.synthetic_index(real[:1], 10)
+        two_stage.synthetic_index(real[:1], 10)
     with pytest.raises(ValueError, match="need n >= 1 and noise >= 0"):
-        matryoshka.synthetic_index(real, 10, noise=-1)
+        two_stage.synthetic_index(real, 10, noise=-1)
     with pytest.raises(ValueError, match=r"covariance must have shape \(32, 32\)"):
-        matryoshka.synthetic_index(real, 10, covariance=np.eye(3))
+        two_stage.synthetic_index(real, 10, covariance=np.eye(3))
 
 
 def test_search_refuses_bad_input():
     index = unit_vectors(50, 8)
     with pytest.raises(ValueError, match=r"need 1 <= k <= shortlist_size <= number of indexed vectors \(50\)"):
-        matryoshka.two_stage_search(index[:2], index, 4, 5, 10)
+        two_stage.two_stage_search(index[:2], index, 4, 5, 10)
     with pytest.raises(ValueError, match="dimension mismatch"):
-        matryoshka.two_stage_search(index[:2, :4], index, 4, 20, 10)
+        two_stage.two_stage_search(index[:2, :4], index, 4, 20, 10)
     with pytest.raises(ValueError, match=r"truncated_index must have shape \(50, 4\)"):
-        matryoshka.two_stage_search(index[:2], index, 4, 20, 10, truncated_index=index[:, :3])
+        two_stage.two_stage_search(index[:2], index, 4, 20, 10, truncated_index=index[:, :3])
     with pytest.raises(ValueError, match="k must be between 1 and the number of indexed vectors"):
-        matryoshka.exact_search(index[:2], index, 51)
+        search.exact_search(index[:2], index, 51)
 
 
 def test_search_latency_is_measured_and_gives_a_rate_for_linear_extrapolation():
-    latency = matryoshka.search_latency(2000, 32, batch_size=4, n_queries=8, repeats=2)
+    latency = search.exact_search_latency(2000, 32, batch_size=4, n_queries=8, repeats=2)
     assert (latency.n_vectors, latency.dim, latency.batch_size) == (2000, 32, 4)
     assert latency.ms_per_query > 0
     # 0.5 ms per query over 1,000 × 100 coordinates is 500,000 ns / 100,000 = 5 ns per coordinate
-    assert matryoshka.Latency(1000, 100, 1, 0.5).ns_per_coordinate == pytest.approx(5.0)
+    assert search.Latency(1000, 100, 1, 0.5).ns_per_coordinate == pytest.approx(5.0)
     with pytest.raises(ValueError, match="1 <= batch_size <= n_queries"):
-        matryoshka.search_latency(2000, 32, batch_size=10, n_queries=4)
+        search.exact_search_latency(2000, 32, batch_size=10, n_queries=4)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,7 +384,7 @@ def paired_embeddings(n=96, dim=16, seed=0):
 
 def test_the_untrained_head_is_the_identity():
     queries, _ = paired_embeddings()
-    np.testing.assert_array_equal(matryoshka.project(matryoshka.ProjectionHead(16), queries), queries)
+    np.testing.assert_array_equal(matryoshka.apply_head(matryoshka.ProjectionHead(16), queries), queries)
 
 
 def test_training_the_head_lowers_the_loss_and_is_reproducible():
@@ -398,7 +397,7 @@ def test_training_the_head_lowers_the_loss_and_is_reproducible():
     for mine, other in zip(first.head.parameters(), again.head.parameters()):
         assert torch.equal(mine, other)
     plain = matryoshka.train_head(queries, keys, epochs=1, batch_size=32, progress_bar=False)
-    first_batch = next(contrastive._batches(96, 32, 1, np.random.default_rng(0)))  # the same shuffle
+    first_batch = next(training.shuffled_batches(96, 32, 1, np.random.default_rng(0)))  # the same shuffle
     # dims=None: plain InfoNCE, and the untrained head is the identity, so the first loss is that of the inputs
     assert plain.losses[0] == pytest.approx(
         contrastive.info_nce(queries[first_batch], keys[first_batch]).item(), rel=1e-6)
@@ -408,15 +407,15 @@ def test_a_pca_head_is_pca_and_pca_init_training_starts_there():
     queries, keys = paired_embeddings()
     head = matryoshka.ProjectionHead.from_pca(np.vstack([queries, keys]))
     reference, = matryoshka.pca_embeddings(np.vstack([queries, keys]), queries)
-    np.testing.assert_allclose(np.abs(matryoshka.project(head, queries)), np.abs(reference), rtol=1e-4, atol=1e-4)
-    outputs = matryoshka.project(head, np.vstack([queries, keys]))
+    np.testing.assert_allclose(np.abs(matryoshka.apply_head(head, queries)), np.abs(reference), rtol=1e-4, atol=1e-4)
+    outputs = matryoshka.apply_head(head, np.vstack([queries, keys]))
     variances = outputs.var(axis=0)
     assert np.all(np.diff(variances) <= 1e-5) and np.abs(outputs.mean(axis=0)).max() < 1e-4  # variance order, centred
     first = matryoshka.train_head(queries, keys, dims=[16, 4], epochs=1, batch_size=32, init="pca", progress_bar=False)
     again = matryoshka.train_head(queries, keys, dims=[16, 4], epochs=1, batch_size=32, init="pca", progress_bar=False)
     assert first.losses == again.losses
-    batch = next(contrastive._batches(96, 32, 1, np.random.default_rng(0)))
-    start = torch.from_numpy(matryoshka.project(head, np.vstack([queries[batch], keys[batch]])))
+    batch = next(training.shuffled_batches(96, 32, 1, np.random.default_rng(0)))
+    start = torch.from_numpy(matryoshka.apply_head(head, np.vstack([queries[batch], keys[batch]])))
     assert first.losses[0] == pytest.approx(matryoshka.matryoshka_loss(start[:32], start[32:], [16, 4]).item(), rel=1e-5)
     identity = matryoshka.train_head(queries, keys, dims=[16, 4], epochs=1, batch_size=32, progress_bar=False)
     assert abs(identity.losses[0] - first.losses[0]) > 1e-3  # negative control: another start
@@ -440,7 +439,7 @@ def test_prefix_report_at_full_dimension_is_the_retrieval_report():
     queries, documents = paired_embeddings(n=60)
     relevant = [{i} for i in range(60)]
     report = matryoshka.prefix_report(queries, documents, relevant, [4, 16])
-    full = contrastive.retrieval_report(contrastive.rank(queries, documents), relevant)
+    full = metrics.retrieval_report(contrastive.rank(queries, documents), relevant)
     assert report.loc[16, "MRR"] == pytest.approx(full["MRR"])
     assert report.loc[16, "recall@10"] == pytest.approx(full["recall@10"])
     assert report.loc[4, "MRR"] < report.loc[16, "MRR"]
@@ -463,7 +462,7 @@ def test_quantisation_report_ranks_as_numpy_by_hand():
     documents = rng.standard_normal((30, 16)).astype(np.float32)
     queries = documents[:6] + 0.8 * rng.standard_normal((6, 16)).astype(np.float32)
     relevant = [{i} for i in range(6)]
-    report = matryoshka.quantisation_report(queries, documents, relevant, dims=[4, 16])
+    report = quantisation.quantisation_report(queries, documents, relevant, dims=[4, 16])
 
     def mrr(scores):  # first relevant position by hand: 1 + the documents scored strictly higher, or tied and earlier
         return np.mean([1 / (1 + np.sum(row > row[i]) + np.sum(row[:i] == row[i])) for i, row in enumerate(scores)])
@@ -478,14 +477,14 @@ def test_quantisation_report_ranks_as_numpy_by_hand():
             assert report.loc[(m, value_type), "held-out MRR"] == pytest.approx(mrr(scores), abs=1e-9), (m, value_type)
         assert list(report.loc[m, "bytes per vector"]) == [4 * m, m, -(-m // 8)]  # bits packed in whole bytes
     with pytest.raises(ValueError, match="unknown value type"):
-        matryoshka.quantisation_report(queries, documents, relevant, dims=[4], value_types=["float16"])
+        quantisation.quantisation_report(queries, documents, relevant, dims=[4], value_types=["float16"])
 
 
 def test_two_stage_report_measures_recall_against_exact_search():
     rng = np.random.default_rng(0)
     index = matryoshka.truncate(rng.normal(size=(500, 32)) * np.linspace(3, 0.1, 32), 32)
     queries = matryoshka.truncate(index[:20] + 0.05 * rng.normal(size=(20, 32)), 32)
-    report = matryoshka.two_stage_report(queries, index, dims=[8], shortlists=[10, 500], k=5, batch_size=10, repeats=1)
+    report = two_stage.two_stage_report(queries, index, dims=[8], shortlists=[10, 500], k=5, batch_size=10, repeats=1)
     assert list(report.index) == [(8, 10), (8, 500)]
     assert report.loc[(8, 500), "recall@5"] == 1.0  # a shortlist of the whole index is exact search
     exact = np.argsort(-(queries @ index.T), axis=1)[:, :5]  # by hand in numpy: exact, then two-stage
@@ -510,11 +509,11 @@ def test_two_stage_report_alternates_the_methods_and_keeps_each_best_pass(monkey
         clock["started"] = not clock["started"]
         return clock["now"]
 
-    monkeypatch.setattr(matryoshka, "time", types.SimpleNamespace(perf_counter=perf_counter))
+    monkeypatch.setattr(two_stage, "time", types.SimpleNamespace(perf_counter=perf_counter))
     rng = np.random.default_rng(0)
     index = matryoshka.truncate(rng.normal(size=(500, 32)) * np.linspace(3, 0.1, 32), 32)
     queries = matryoshka.truncate(index[:20] + 0.05 * rng.normal(size=(20, 32)), 32)
-    report = matryoshka.two_stage_report(queries, index, dims=[8], shortlists=[10, 50], k=5, batch_size=10, repeats=2)
+    report = two_stage.two_stage_report(queries, index, dims=[8], shortlists=[10, 50], k=5, batch_size=10, repeats=2)
     assert list(report["ms per query"]) == pytest.approx([3 / 20, 1 / 20])  # each row's best two-stage pass
     assert list(report["exact ms per query"]) == pytest.approx([4 / 20, 4 / 20])  # exact's best over all rows
     assert list(report["speed-up"]) == pytest.approx([4 / 3, 4.0])

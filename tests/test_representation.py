@@ -4,13 +4,12 @@ import math
 
 import numpy as np
 import pytest
+from embedlab import representation, similarity, storage
+from embedlab.vectors import WordVectors
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
 from sklearn.metrics.pairwise import euclidean_distances as sk_euclidean
-
-from embedlab import representation
-from embedlab.vectors import WordVectors
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def test_one_hot_vectors_of_different_words_are_orthogonal():
     vocabulary = ["cat", "kitten", "car"]
     assert representation.one_hot("kitten", vocabulary).tolist() == [0, 1, 0]
     matrix = representation.one_hot_matrix(vocabulary)
-    np.testing.assert_array_equal(representation.cosine_similarity(matrix, matrix), np.eye(3))
+    np.testing.assert_array_equal(similarity.cosine_similarity(matrix, matrix), np.eye(3))
 
 
 def test_one_hot_of_unknown_word_is_a_key_error():
@@ -33,16 +32,16 @@ def test_one_hot_of_unknown_word_is_a_key_error():
 def test_cosine_similarity_matches_scikit_learn_for_every_shape(rng):
     a, b = rng.normal(size=(5, 8)), rng.normal(size=(3, 8))
     expected = sk_cosine(a, b)
-    np.testing.assert_allclose(representation.cosine_similarity(a, b), expected, atol=1e-12)
-    np.testing.assert_allclose(representation.cosine_similarity(a[0], b), expected[0], atol=1e-12)
-    np.testing.assert_allclose(representation.cosine_similarity(a, b[1]), expected[:, 1], atol=1e-12)
-    assert representation.cosine_similarity(a[2], b[2]) == pytest.approx(expected[2, 2])
-    assert np.ndim(representation.cosine_similarity(a[2], b[2])) == 0
+    np.testing.assert_allclose(similarity.cosine_similarity(a, b), expected, atol=1e-12)
+    np.testing.assert_allclose(similarity.cosine_similarity(a[0], b), expected[0], atol=1e-12)
+    np.testing.assert_allclose(similarity.cosine_similarity(a, b[1]), expected[:, 1], atol=1e-12)
+    assert similarity.cosine_similarity(a[2], b[2]) == pytest.approx(expected[2, 2])
+    assert np.ndim(similarity.cosine_similarity(a[2], b[2])) == 0
 
 
 def test_cosine_similarity_hand_worked_example():
     """(1, 0) and (1, 1) are 45° apart: cos = 1 / sqrt(2)."""
-    assert representation.cosine_similarity([1, 0], [1, 1]) == pytest.approx(1 / np.sqrt(2))
+    assert similarity.cosine_similarity([1, 0], [1, 1]) == pytest.approx(1 / np.sqrt(2))
 
 
 def test_cosine_similarity_ignores_length_but_dot_and_distance_do_not():
@@ -56,16 +55,16 @@ def test_cosine_similarity_ignores_length_but_dot_and_distance_do_not():
 
 def test_euclidean_distance_matches_scikit_learn(rng):
     a, b = rng.normal(size=(4, 6)), rng.normal(size=(7, 6))
-    np.testing.assert_allclose(representation.euclidean_distance(a, b), sk_euclidean(a, b), atol=1e-10)
-    assert representation.euclidean_distance([0, 0], [3, 4]) == pytest.approx(5.0)
+    np.testing.assert_allclose(similarity.euclidean_distance(a, b), sk_euclidean(a, b), atol=1e-10)
+    assert similarity.euclidean_distance([0, 0], [3, 4]) == pytest.approx(5.0)
 
 
 def test_euclidean_distance_of_a_vector_to_itself_is_exactly_zero_on_every_kernel(rng):
     """The expansion ‖a‖² + ‖b‖² − 2a·b left 1e-8 here for 36 of 200 vectors under
     OPENBLAS_CORETYPE=SkylakeX (0 under Haswell): the answer depended on the machine."""
     vectors = rng.normal(size=(200, 50))
-    assert np.all(np.diag(representation.euclidean_distance(vectors, vectors)) == 0.0)
-    assert all(representation.euclidean_distance(v, v) == 0.0 for v in vectors)
+    assert np.all(np.diag(similarity.euclidean_distance(vectors, vectors)) == 0.0)
+    assert all(similarity.euclidean_distance(v, v) == 0.0 for v in vectors)
 
 
 def test_euclidean_distance_between_nearly_equal_vectors_is_accurate(rng):
@@ -74,10 +73,10 @@ def test_euclidean_distance_between_nearly_equal_vectors_is_accurate(rng):
     a = rng.normal(size=(20, 50))
     b = a + rng.normal(scale=1e-7, size=a.shape)
     expected = np.array([[math.dist(x, y) for y in b] for x in a])
-    np.testing.assert_allclose(representation.euclidean_distance(a, b), expected, rtol=1e-12)
+    np.testing.assert_allclose(similarity.euclidean_distance(a, b), expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("function", [representation.cosine_similarity, representation.euclidean_distance])
+@pytest.mark.parametrize("function", [similarity.cosine_similarity, similarity.euclidean_distance])
 def test_dimension_mismatch_is_a_clear_error(function):
     with pytest.raises(ValueError, match="dimension mismatch: a has 3 dimensions, b has 2"):
         function([1, 2, 3], [1, 2])
@@ -85,13 +84,13 @@ def test_dimension_mismatch_is_a_clear_error(function):
 
 def test_zero_vector_is_a_clear_error_not_nan():
     with pytest.raises(ValueError, match="zero vector at row 1: a vector of length 0 has no direction"):
-        representation.cosine_similarity([1.0, 2.0], [[1.0, 0.0], [0.0, 0.0]])
+        similarity.cosine_similarity([1.0, 2.0], [[1.0, 0.0], [0.0, 0.0]])
 
 
 def test_nearest_neighbours_match_a_full_sort_by_scikit_learn_cosine(rng):
     vectors = rng.normal(size=(200, 16))
     query = rng.normal(size=16)
-    rows, similarities = representation.nearest_neighbours(query, vectors, k=7, exclude=[3])
+    rows, similarities = similarity.nearest_neighbours(query, vectors, k=7, exclude=[3])
     expected = sk_cosine(query[None], vectors)[0]
     expected[3] = -np.inf
     np.testing.assert_array_equal(rows, np.argsort(-expected)[:7])
@@ -100,9 +99,9 @@ def test_nearest_neighbours_match_a_full_sort_by_scikit_learn_cosine(rng):
 
 def test_nearest_neighbours_rejects_bad_input():
     with pytest.raises(ValueError, match="dimension mismatch: query has 2 dimensions, vectors have 3"):
-        representation.nearest_neighbours([1, 0], np.ones((4, 3)))
+        similarity.nearest_neighbours([1, 0], np.ones((4, 3)))
     with pytest.raises(ValueError, match="k must be at least 1"):
-        representation.nearest_neighbours([1, 0], np.ones((4, 2)), k=0)
+        similarity.nearest_neighbours([1, 0], np.ones((4, 2)), k=0)
 
 
 def test_pca_projection_matches_scikit_learn_up_to_sign(rng):
@@ -147,13 +146,13 @@ def test_average_word_vector_forgets_word_order():
 
 def test_storage_is_vectors_times_dimensions_times_bytes():
     """1M × 768 float32 = 3,072,000,000 bytes; 5M × 1024 float16 = 10.24 GB."""
-    assert representation.storage_bytes(1_000_000, 768) == 3_072_000_000
-    assert representation.storage_bytes(5_000_000, 1024, 2) == 10_240_000_000
-    table = representation.storage_table(1_000_000, [50, 3072])
+    assert storage.storage_bytes(1_000_000, 768) == 3_072_000_000
+    assert storage.storage_bytes(5_000_000, 1024, "float16") == 10_240_000_000
+    table = storage.storage_table(1_000_000, [50, 3072])
     assert table.loc[3072, "float32"] == pytest.approx(12.288)
     assert table.loc[50, "int8"] == pytest.approx(0.05)
-    with pytest.raises(ValueError, match="dimensions must not be negative"):
-        representation.storage_bytes(10, -1)
+    with pytest.raises(ValueError, match="need n_vectors >= 0 and dim >= 1"):
+        storage.storage_bytes(10, -1)
 
 
 def test_mean_length_by_frequency_hand_worked():
@@ -171,10 +170,10 @@ def test_glove_length_falls_with_frequency(glove):
 
 
 def test_storage_table_units():
-    table = representation.storage_table(10_000, [768], unit="MB")
+    table = storage.storage_table(10_000, [768], unit="MB")
     assert table.loc[768, "float32"] == pytest.approx(30.72)  # 10,000 × 768 × 4 B = 30.72 MB
     with pytest.raises(ValueError, match="unknown unit 'KB'"):
-        representation.storage_table(10, [8], unit="KB")
+        storage.storage_table(10, [8], unit="KB")
 
 
 def test_cached_projection_is_computed_once_per_input_and_parameters(tmp_path, monkeypatch, rng):

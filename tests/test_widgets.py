@@ -3,11 +3,9 @@
 import ipywidgets
 import matplotlib.pyplot as plt
 import pytest
-
+from embedlab import widgets
 from ipywidgets.widgets.widget import _instances
 from ipywidgets.widgets.widget_link import Link
-
-from embedlab import widgets
 
 
 def _links_between(source, target):

@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
+from embedlab import negative_sampling, text, word2vec, word2vec_kernel
 from gensim.models import Word2Vec
 from scipy.stats import chisquare
 
-from embedlab import word2vec
-
 
 def test_tokenize_and_split_sentences():
-    assert word2vec.tokenize("The quick brown fox's 2 jumps!") == ["the", "quick", "brown", "fox's", "2", "jumps"]
+    assert text.tokenize("The quick brown fox's 2 jumps!") == ["the", "quick", "brown", "fox's", "2", "jumps"]
     assert word2vec.sentences_of(["One two. Three!\nFour", "  "]) == [["one", "two"], ["three"], ["four"]]
 
 
@@ -77,7 +76,7 @@ def test_negative_sampling_distribution_matches_gensims_table():
     sentences = _zipf_corpus(np.random.default_rng(1))
     vocabulary = word2vec.build_vocabulary(sentences, min_count=1)
     model = _gensim_vocabulary(sentences, sample=0)
-    sampler = word2vec.NegativeSampler.from_counts(vocabulary.counts, alpha=0.75)
+    sampler = negative_sampling.NegativeSampler.from_counts(vocabulary.counts, alpha=0.75)
     # gensim stores the cumulative distribution scaled to 2^31 − 1, in its own word order.
     gensim_order = [model.wv.key_to_index[w] for w in vocabulary.words]
     gensim_probabilities = np.diff(np.concatenate([[0], model.cum_table])) / model.cum_table[-1]
@@ -86,15 +85,15 @@ def test_negative_sampling_distribution_matches_gensims_table():
 
 def test_alias_tables_hold_exactly_the_distribution():
     """Each bucket has mass 1/V, split between its word (keep) and its alias (1 − keep)."""
-    probabilities = word2vec.negative_sampling_distribution(np.array([500, 200, 80, 40, 20, 10, 5, 1]))
-    sampler = word2vec.NegativeSampler.from_counts(np.array([500, 200, 80, 40, 20, 10, 5, 1]))
+    probabilities = negative_sampling.negative_sampling_distribution(np.array([500, 200, 80, 40, 20, 10, 5, 1]))
+    sampler = negative_sampling.NegativeSampler.from_counts(np.array([500, 200, 80, 40, 20, 10, 5, 1]))
     rebuilt = sampler.keep / 8 + np.bincount(sampler.alias, weights=(1 - sampler.keep) / 8, minlength=8)
     np.testing.assert_allclose(rebuilt, probabilities, atol=1e-12)
 
 
 def test_negative_sampling_exponent_moves_mass_to_rare_words():
     counts = np.array([1000, 100, 10, 1])
-    uniform, smoothed, unigram = (word2vec.negative_sampling_distribution(counts, a) for a in (0, 0.75, 1))
+    uniform, smoothed, unigram = (negative_sampling.negative_sampling_distribution(counts, a) for a in (0, 0.75, 1))
     np.testing.assert_allclose(uniform, 0.25)
     np.testing.assert_allclose(unigram, counts / counts.sum())
     assert unigram[0] > smoothed[0] and unigram[-1] < smoothed[-1]
@@ -103,21 +102,21 @@ def test_negative_sampling_exponent_moves_mass_to_rare_words():
 def test_sampler_frequencies_fit_count_to_the_three_quarters():
     """Chi-square goodness of fit, fixed seed: the draws follow count^0.75 / Σ count^0.75."""
     counts = np.array([500, 200, 80, 40, 20, 10, 5, 1])
-    expected = word2vec.negative_sampling_distribution(counts, 0.75) * 200_000
-    draws = word2vec.NegativeSampler.from_counts(counts).draw(200_000, np.random.default_rng(3))
+    expected = negative_sampling.negative_sampling_distribution(counts, 0.75) * 200_000
+    draws = negative_sampling.NegativeSampler.from_counts(counts).draw(200_000, np.random.default_rng(3))
     assert chisquare(np.bincount(draws, minlength=8), expected).pvalue > 0.01
     # The compiled trainer draws with its own generator: same distribution.
-    sampler = word2vec.NegativeSampler.from_counts(counts)
+    sampler = negative_sampling.NegativeSampler.from_counts(counts)
     state, compiled = np.uint64(12345), []
     for _ in range(200_000):
-        word, state = word2vec._draw_negative(sampler.keep, sampler.alias, state)
+        word, state = word2vec_kernel._draw_negative(sampler.keep, sampler.alias, state)
         compiled.append(word)
     assert chisquare(np.bincount(compiled, minlength=8), expected).pvalue > 0.01
 
 
 def test_sgns_loss_hand_worked():
     """v_c = u_o = (1, 0), one negative u_1 = (0, 1): L = log(1 + e^−1) + log(1 + e^0) = 0.31326 + 0.69315."""
-    assert word2vec.sgns_loss([1, 0], [1, 0], [[0, 1]]) == pytest.approx(0.313262 + 0.693147, abs=1e-6)
+    assert negative_sampling.sgns_loss([1, 0], [1, 0], [[0, 1]]) == pytest.approx(0.313262 + 0.693147, abs=1e-6)
 
 
 def _finite_difference(f, x, eps=1e-6):
@@ -132,19 +131,19 @@ def _finite_difference(f, x, eps=1e-6):
 def test_sgns_gradients_match_finite_differences():
     rng = np.random.default_rng(4)
     v_c, u_o, u_k = rng.normal(size=6), rng.normal(size=6), rng.normal(size=(5, 6))
-    _, grad_c, grad_o, grad_k = word2vec.sgns_loss_and_gradients(v_c, u_o, u_k)
-    np.testing.assert_allclose(grad_c, _finite_difference(lambda x: word2vec.sgns_loss(x, u_o, u_k), v_c), atol=1e-6)
-    np.testing.assert_allclose(grad_o, _finite_difference(lambda x: word2vec.sgns_loss(v_c, x, u_k), u_o), atol=1e-6)
-    np.testing.assert_allclose(grad_k, _finite_difference(lambda x: word2vec.sgns_loss(v_c, u_o, x), u_k), atol=1e-6)
+    _, grad_c, grad_o, grad_k = negative_sampling.sgns_loss_and_gradients(v_c, u_o, u_k)
+    np.testing.assert_allclose(grad_c, _finite_difference(lambda x: negative_sampling.sgns_loss(x, u_o, u_k), v_c), atol=1e-6)
+    np.testing.assert_allclose(grad_o, _finite_difference(lambda x: negative_sampling.sgns_loss(v_c, x, u_k), u_o), atol=1e-6)
+    np.testing.assert_allclose(grad_k, _finite_difference(lambda x: negative_sampling.sgns_loss(v_c, u_o, x), u_k), atol=1e-6)
 
 
 def test_cbow_gradients_match_finite_differences():
     rng = np.random.default_rng(5)
     contexts, u_o, u_k = rng.normal(size=(4, 6)), rng.normal(size=6), rng.normal(size=(3, 6))
-    _, grad_contexts, grad_o, grad_k = word2vec.cbow_loss_and_gradients(contexts, u_o, u_k)
+    _, grad_contexts, grad_o, grad_k = negative_sampling.cbow_loss_and_gradients(contexts, u_o, u_k)
 
     def loss(c=contexts, o=u_o, k=u_k):
-        return word2vec.cbow_loss_and_gradients(c, o, k)[0]
+        return negative_sampling.cbow_loss_and_gradients(c, o, k)[0]
 
     np.testing.assert_allclose(grad_contexts, _finite_difference(lambda x: loss(c=x), contexts), atol=1e-6)
     np.testing.assert_allclose(grad_o, _finite_difference(lambda x: loss(o=x), u_o), atol=1e-6)
@@ -161,28 +160,28 @@ def test_compiled_trainer_loss_equals_the_reference_on_the_same_batch():
     w_out = rng.normal(scale=0.5, size=(vocabulary_size, dim)).astype(np.float32)
     tokens = rng.integers(0, vocabulary_size, size=40).astype(np.int32)
     sentence_ends = np.array([25, 40], dtype=np.int64)
-    sampler = word2vec.NegativeSampler.from_counts(np.arange(1, vocabulary_size + 1))
+    sampler = negative_sampling.NegativeSampler.from_counts(np.arange(1, vocabulary_size + 1))
     keep = np.ones(vocabulary_size)
-    loss, examples, _ = word2vec._train_chunk(
+    loss, examples, _ = word2vec_kernel._train_chunk(
         tokens, sentence_ends, 0, 2, w_in, w_out, sampler.keep, sampler.alias, keep, window, negative, True, 0.0, 0.0, seed,
-        word2vec._SIGMOID_TABLE, word2vec._LOG_SIGMOID_TABLE)
+        word2vec_kernel.SIGMOID_TABLE, word2vec_kernel.LOG_SIGMOID_TABLE)
 
     state, reference, count = np.uint64(seed), 0.0, 0
     for sentence in (tokens[:25], tokens[25:]):
         for _ in sentence:  # one draw per word for subsampling (all kept here)
-            state = word2vec._next_random(state)
+            state = word2vec_kernel._next_random(state)
         for i, centre in enumerate(sentence):
-            state = word2vec._next_random(state)
+            state = word2vec_kernel._next_random(state)
             reduced = window - int((state >> np.uint64(16)) % np.uint64(window))
             for j in range(max(0, i - reduced), min(len(sentence), i + reduced + 1)):
                 if j == i:
                     continue
                 negatives = []
                 for _ in range(negative):
-                    drawn, state = word2vec._draw_negative(sampler.keep, sampler.alias, state)
+                    drawn, state = word2vec_kernel._draw_negative(sampler.keep, sampler.alias, state)
                     if drawn != centre:
                         negatives.append(w_out[drawn])
-                reference += word2vec.sgns_loss(w_in[sentence[j]], w_out[centre], np.array(negatives).reshape(-1, dim))
+                reference += negative_sampling.sgns_loss(w_in[sentence[j]], w_out[centre], np.array(negatives).reshape(-1, dim))
                 count += 1
     assert examples == count
     assert loss == pytest.approx(reference, rel=2e-3)
@@ -262,7 +261,7 @@ def test_snapshot_scores_are_sigmoids_of_input_output_dot_products():
 
 
 def test_cost_per_pair_counts_work_for_both_methods():
-    table = word2vec.cost_per_pair([100, 1000], dim=10, negative=5, repeats=3)
+    table = negative_sampling.cost_per_pair([100, 1000], dim=10, negative=5, repeats=3)
     assert table["full softmax multiply-adds"].tolist() == [2 * 100 * 10, 2 * 1000 * 10]
     assert table["negative sampling multiply-adds"].tolist() == [2 * 6 * 10] * 2
     assert (table[["full softmax (s)", "negative sampling (s)"]] > 0).all().all()
@@ -277,8 +276,8 @@ def test_context_counts_of_a_word():
 
 def test_probability_mass_by_rank_sums_to_one_and_moves_to_rare_words():
     counts = np.sort(np.random.default_rng(11).zipf(1.5, size=5000))[::-1]
-    unigram = word2vec.probability_mass_by_rank(counts, 1.0)
-    smoothed = word2vec.probability_mass_by_rank(counts, 0.75)
+    unigram = negative_sampling.probability_mass_by_rank(counts, 1.0)
+    smoothed = negative_sampling.probability_mass_by_rank(counts, 0.75)
     assert unigram.sum() == pytest.approx(1) and smoothed.sum() == pytest.approx(1)
     assert unigram[0] == pytest.approx(counts[:10].sum() / counts.sum())
     assert smoothed[0] < unigram[0] and smoothed[-1] > unigram[-1]
@@ -312,23 +311,23 @@ def test_compiled_update_equals_the_reference_sgd_step():
     w_out = rng.normal(scale=0.5, size=(vocabulary_size, dim)).astype(np.float32)
     reference_in, reference_out = w_in.astype(np.float64), w_out.astype(np.float64)
     tokens = np.array([3, 7], dtype=np.int32)
-    sampler = word2vec.NegativeSampler.from_counts(np.arange(1, vocabulary_size + 1))
-    word2vec._train_chunk(tokens, np.array([2], dtype=np.int64), 0, 1, w_in, w_out, sampler.keep, sampler.alias,
+    sampler = negative_sampling.NegativeSampler.from_counts(np.arange(1, vocabulary_size + 1))
+    word2vec_kernel._train_chunk(tokens, np.array([2], dtype=np.int64), 0, 1, w_in, w_out, sampler.keep, sampler.alias,
                           np.ones(vocabulary_size), 1, negative, True, alpha, alpha, seed,
-                          word2vec._SIGMOID_TABLE, word2vec._LOG_SIGMOID_TABLE)
+                          word2vec_kernel.SIGMOID_TABLE, word2vec_kernel.LOG_SIGMOID_TABLE)
 
     state = np.uint64(seed)
     for _ in tokens:
-        state = word2vec._next_random(state)
+        state = word2vec_kernel._next_random(state)
     for centre, context in [(0, 1), (1, 0)]:
-        state = word2vec._next_random(state)  # the window size draw (window 1: always 1)
+        state = word2vec_kernel._next_random(state)  # the window size draw (window 1: always 1)
         negatives = []
         for _ in range(negative):
-            drawn, state = word2vec._draw_negative(sampler.keep, sampler.alias, state)
+            drawn, state = word2vec_kernel._draw_negative(sampler.keep, sampler.alias, state)
             if drawn != tokens[centre]:
                 negatives.append(drawn)
         assert len(set(negatives)) == len(negatives) == negative
-        word2vec.sgns_step(reference_in, reference_out, tokens[context], tokens[centre], negatives, alpha)
+        negative_sampling.sgns_step(reference_in, reference_out, tokens[context], tokens[centre], negatives, alpha)
     np.testing.assert_allclose(w_in, reference_in, atol=2e-3)
     np.testing.assert_allclose(w_out, reference_out, atol=2e-3)
     # Negative control: the steps moved the vectors far more than that tolerance.

@@ -25,25 +25,20 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from embedlab import representation
-from embedlab.vectors import WordVectors
+from embedlab.similarity import normalize
+from embedlab.vectors import WordVectors, first_rows, restricted_size
 
 #: The ε of 3CosMul, "to prevent division by zero" (Levy & Goldberg 2014). gensim's
 #: ``most_similar_cosmul`` uses 1e-6 instead.
 COSMUL_EPSILON = 0.001
 
-#: The ten definitional pairs of Bolukbasi et al. (2016), female word first, lower-cased as in GloVe.
-GENDER_PAIRS = (
-    ("she", "he"), ("her", "his"), ("woman", "man"), ("mary", "john"), ("herself", "himself"),
-    ("daughter", "son"), ("mother", "father"), ("gal", "guy"), ("girl", "boy"), ("female", "male"),
-)
 
 METHODS = ("3cosadd", "3cosmul")
 
 # Threads answering analogy questions: one per core, up to 8 (each holds its own scores).
-_THREADS = min(8, os.cpu_count() or 1)
+THREADS = min(8, os.cpu_count() or 1)
 # Scores each thread holds at once: 2²⁵ float32 numbers are 128 MB.
-_SCORES_PER_THREAD = 2**25
+SCORES_PER_THREAD = 2**25
 # Columns per block when finding the best and second-best score of each row (see _top_two).
 _BLOCK = 2048
 # gensim asks most_similar for the 5 best words and keeps the first that is not an input word.
@@ -271,30 +266,13 @@ def read_analogies(path) -> list[tuple[str, list[Question]]]:
     return sections
 
 
-def _first_rows(keys) -> dict[str, int]:
-    """Key → row of its first occurrence. With upper-cased words as keys, each word is found
-    whatever its case, at its most frequent spelling: gensim matches benchmark words this way."""
-    rows = {}
-    for row, key in enumerate(keys):
-        rows.setdefault(key, row)
-    return rows
-
-
-def _vocabulary_size(word_vectors: WordVectors, restrict_vocab) -> int:
-    if restrict_vocab is None:
-        return len(word_vectors)
-    if restrict_vocab < 1:
-        raise ValueError(f"restrict_vocab must be a positive number of words (or None for all), got {restrict_vocab}")
-    return min(restrict_vocab, len(word_vectors))
-
-
 def _questions(word_vectors: WordVectors, path, restrict_vocab):
     """The file's sections and questions, with the rows of each question's words among the first
     ``restrict_vocab`` words (-1 for a word outside them), and each row's first spelling's row."""
-    vocabulary_size = _vocabulary_size(word_vectors, restrict_vocab)
+    vocabulary_size = restricted_size(word_vectors, restrict_vocab)
     sections = read_analogies(path)
     keys = [word.upper() for word in word_vectors.words[:vocabulary_size]]
-    rows = _first_rows(keys)
+    rows = first_rows(keys)
     first_row = np.array([rows[key] for key in keys], dtype=np.int64)  # row of each word's first spelling
     questions = [(i, question) for i, (_, qs) in enumerate(sections) for question in qs]
     rows_of_words = [[rows.get(word.upper(), -1) for word in q] for _, q in questions]  # -1: not in the vocabulary
@@ -358,7 +336,7 @@ def _best_rows(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.nda
     NumPy: a matrix product per batch (three for 3CosMul), then an argmax. With
     ``exclude_inputs``, no spelling of a, b or c is an answer (``first_row`` as in
     :func:`_answer`)."""
-    unit = representation.normalize(np.ascontiguousarray(vectors, dtype=np.float32))
+    unit = normalize(np.ascontiguousarray(vectors, dtype=np.float32))
     answers = np.empty(len(question_rows), dtype=np.int64)
     for start in range(0, len(question_rows), batch_size):
         rows = question_rows[start:start + batch_size]
@@ -404,7 +382,7 @@ def _answer(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.ndarra
     vocabulary = np.zeros((vectors.shape[1], padded_size), dtype=np.float32)  # (d, words), contiguous for the product
     vocabulary[:, : len(vectors)] = unit.T
     # Batches as large as a thread's scores allow, but small enough that every thread gets some.
-    batch_size = max(1, min(_SCORES_PER_THREAD // padded_size, -(-len(question_rows) // _THREADS)))
+    batch_size = max(1, min(SCORES_PER_THREAD // padded_size, -(-len(question_rows) // THREADS)))
     batches = [slice(start, start + batch_size) for start in range(0, len(question_rows), batch_size)]
     answers = np.empty(len(question_rows), dtype=np.int64)
     near_tie = np.zeros(len(question_rows), dtype=bool)
@@ -424,10 +402,10 @@ def _answer(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.ndarra
             answers[batch], best, runner_up = _top_two(batch_scores)
             near_tie[batch] = ~(best - runner_up >= closer_than)  # NaN too: no word was left to choose
 
-    # Each thread takes every _THREADS-th batch and multiplies on one core (BLAS held to one
+    # Each thread takes every THREADS-th batch and multiplies on one core (BLAS held to one
     # thread): while one thread scans its scores, which is memory-bound, another multiplies.
-    with threadpool_limits(1), ThreadPoolExecutor(_THREADS) as pool:
-        list(pool.map(answer_batches, [batches[i::_THREADS] for i in range(_THREADS)]))
+    with threadpool_limits(1), ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(answer_batches, [batches[i::THREADS] for i in range(THREADS)]))
 
     is_input = (first_row[answers][:, None] == question_rows[:, :3]).any(axis=1)  # another spelling of a, b or c
     for i in np.flatnonzero(near_tie | is_input):
@@ -474,176 +452,3 @@ def _answer_like_gensim(vectors, norms, query, question_rows, first_row) -> int:
         if first_row[row] not in inputs:
             return row
     return candidates[-1] if candidates else -1  # -1: no answer at all (a vocabulary of a, b, c only)
-
-
-# ---------------------------------------------------------------------------------------------
-# Word-similarity benchmarks
-
-
-@dataclass(frozen=True)
-class WordPairResults:
-    """How well cosine similarity follows human similarity scores (:func:`evaluate_word_pairs`)."""
-
-    pearson: float  # linear correlation of the model's cosines with the human scores
-    spearman: float  # correlation of their ranks: the number papers report
-    oov_ratio: float  # fraction of pairs skipped for a word outside the vocabulary (gensim reports percent)
-    pairs: pd.DataFrame  # the pairs scored: word1, word2, human, model
-
-
-def evaluate_word_pairs(word_vectors: WordVectors, path, restrict_vocab: int | None = 300_000) -> WordPairResults:
-    """Correlate cos(word1, word2) with human similarity scores, as gensim's ``evaluate_word_pairs``.
-
-    ``path`` holds tab-separated lines "word1, word2, score" (``#`` starts a comment), like
-    WordSim-353, which scores relatedness (cup–coffee is high), and SimLex-999, which scores
-    similarity only (cup–coffee is low). Pairs with a word outside the first ``restrict_vocab``
-    words are skipped; words match case-insensitively, as in :func:`evaluate_analogies`.
-    Spearman's ρ is Pearson's r of the ranks: only the order of the similarities counts.
-    Book: Chapter 3, "Analogies are a sanity check, not an evaluation".
-    """
-    from scipy import stats
-
-    path = Path(path)
-    rows = _first_rows(word.upper() for word in word_vectors.words[: _vocabulary_size(word_vectors, restrict_vocab)])
-    scored, n_pairs = [], 0
-    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        try:
-            word1, word2, score = line.split("\t")
-            human = float(score)
-        except ValueError:
-            raise ValueError(
-                f"{path}, line {line_number}: expected 'word1<TAB>word2<TAB>score', got {line!r}"
-            ) from None
-        n_pairs += 1
-        if word1.upper() in rows and word2.upper() in rows:
-            scored.append((word1, word2, human, rows[word1.upper()], rows[word2.upper()]))
-    if not scored:
-        raise ValueError(f"no pair of {path} has both words in the vocabulary")
-    pairs = pd.DataFrame(scored, columns=["word1", "word2", "human", "row1", "row2"])
-    unit = word_vectors.unit_vectors
-    pairs["model"] = (unit[pairs["row1"].to_numpy()] * unit[pairs["row2"].to_numpy()]).sum(axis=1)  # cosines
-    return WordPairResults(
-        pearson=float(stats.pearsonr(pairs["human"], pairs["model"])[0]),
-        spearman=float(stats.spearmanr(pairs["human"], pairs["model"])[0]),
-        oov_ratio=1 - len(scored) / n_pairs,
-        pairs=pairs.drop(columns=["row1", "row2"]),
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Bias: a gender direction, and hard debiasing
-
-
-def bias_direction(word_vectors: WordVectors, pairs=GENDER_PAIRS) -> np.ndarray:
-    """The unit vector along which the words of each pair differ most: a "gender direction".
-
-    Bolukbasi et al. (2016) centre each pair on its mean μ = (û₁ + û₂) / 2 and take the first
-    principal component of the 2k centred vectors û₁ − μ = (û₁ − û₂) / 2 and û₂ − μ = −(û₁ − û₂) / 2.
-    Those already have mean 0, so the component is the first right singular vector of the k
-    differences û₁ − û₂. Its sign is chosen so the first words (she, her, ...) project positively.
-    Book: Chapter 3, "When arithmetic goes wrong".
-    """
-    pairs = list(pairs)
-    if not pairs:
-        raise ValueError("need at least one word pair, such as ('she', 'he'), to find a direction")
-    unit = word_vectors.unit_vectors
-    firsts = unit[[word_vectors.index(first) for first, _ in pairs]].astype(np.float64)
-    seconds = unit[[word_vectors.index(second) for _, second in pairs]].astype(np.float64)
-    differences = firsts - seconds  # (pairs, d)
-    direction = np.linalg.svd(differences, full_matrices=False)[2][0]
-    return direction if (differences @ direction).sum() > 0 else -direction
-
-
-def project(word_vectors: WordVectors, words, direction) -> dict[str, float]:
-    """cos(w, direction) for each word: its position along the direction, from −1 to 1.
-
-    With :func:`bias_direction` from :data:`GENDER_PAIRS`, positive is the "she" side.
-    Book: Chapter 3, "When arithmetic goes wrong".
-    """
-    direction = _unit_direction(direction, word_vectors.dim)
-    unit = word_vectors.unit_vectors
-    return {word: float(unit[word_vectors.index(word)] @ direction) for word in words}
-
-
-def _unit_direction(direction, dim: int) -> np.ndarray:
-    direction = np.asarray(direction, dtype=np.float64)
-    if direction.shape != (dim,):
-        raise ValueError(f"direction must be one vector of {dim} numbers, got shape {direction.shape}")
-    return representation.normalize(direction)
-
-
-def neutralize(word_vectors: WordVectors, direction, neutral_words) -> WordVectors:
-    """Hard debiasing, step 1: remove the direction from words that should not have it.
-
-    Each neutral word's unit vector loses its component along the direction g (a unit vector)
-    and is scaled back to length 1: û ← (û − (û·g) g) / ‖û − (û·g) g‖, so that cos(û, g) = 0
-    (Bolukbasi et al. 2016). Like theirs, the result holds unit vectors for every word (the other
-    words' cosines are unchanged); ``word_vectors`` is left as it was. Book: Chapter 3, "When arithmetic goes wrong".
-    """
-    g = _unit_direction(direction, word_vectors.dim)
-    unit = word_vectors.unit_vectors.copy()
-    rows = sorted({word_vectors.index(word) for word in neutral_words})
-    neutral = unit[rows].astype(np.float64)
-    unit[rows] = representation.normalize(neutral - np.outer(neutral @ g, g))
-    return WordVectors(word_vectors.words, unit)
-
-
-def equalize(word_vectors: WordVectors, direction, pairs) -> WordVectors:
-    """Hard debiasing, step 2: make the two words of each pair differ only along the direction.
-
-    For a pair (w₁, w₂) with mean μ = (û₁ + û₂) / 2, let ν = μ − (μ·g) g be μ without its
-    component along g. Both words become ν ± z g with z = sqrt(1 − ‖ν‖²): unit vectors that
-    share ν and mirror each other across the neutral subspace, w₁ staying on its side. A word
-    with no component along g (a neutralised one) is then exactly as similar to w₁ as to w₂:
-    grandmother and grandfather are equally close to "babysitter" (Bolukbasi et al. 2016).
-    Returns unit vectors for every word, like :func:`neutralize`. Book: Chapter 3, "When arithmetic goes wrong".
-    """
-    g = _unit_direction(direction, word_vectors.dim)
-    unit = word_vectors.unit_vectors.copy()
-    for first, second in pairs:
-        row1, row2 = word_vectors.index(first), word_vectors.index(second)
-        u1, u2 = unit[row1].astype(np.float64), unit[row2].astype(np.float64)
-        mean = (u1 + u2) / 2
-        shared = mean - (mean @ g) * g
-        z = np.sqrt(max(0.0, 1 - shared @ shared))  # ‖ν‖ ≤ ‖μ‖ ≤ 1; max() only absorbs rounding
-        if (u1 - u2) @ g < 0:
-            z = -z
-        unit[row1], unit[row2] = shared + z * g, shared - z * g
-    return WordVectors(word_vectors.words, unit)
-
-
-#: Words whose gender is part of their meaning, kept out of neutralisation. Bolukbasi et al. (2016)
-#: started from 218 such words and grew the list with a classifier; ours is written by hand.
-GENDER_SPECIFIC = frozenset("""
-he she him her his hers himself herself man woman men women boy girl boys girls guy gal guys gals
-father mother fathers mothers son daughter sons daughters brother sister brothers sisters
-uncle aunt uncles aunts nephew niece nephews nieces husband wife husbands wives
-king queen kings queens prince princess princes princesses duke duchess emperor empress
-grandfather grandmother grandson granddaughter grandsons granddaughters grandpa grandma
-dad mom mum dads moms daddy mommy sir madam lady ladies gentleman gentlemen lord mr mrs ms
-male female males females masculine feminine manhood womanhood boyfriend girlfriend groom bride
-stepfather stepmother stepson stepdaughter godfather godmother monk nun monks nuns
-actor actress actors actresses waiter waitress heir heiress widow widower schoolboy schoolgirl
-policeman policewoman spokesman spokeswoman chairman chairwoman businessman businesswoman
-fraternity sorority paternity maternity john mary
-""".split())
-
-#: Pairs equalised after neutralisation: the definitional pairs and a few family and role words.
-EQUALIZE_PAIRS = GENDER_PAIRS + (
-    ("queen", "king"), ("wife", "husband"), ("sister", "brother"), ("aunt", "uncle"), ("niece", "nephew"),
-    ("grandmother", "grandfather"), ("actress", "actor"), ("princess", "prince"),
-)
-
-
-def hard_debias(word_vectors: WordVectors, direction, restrict_vocab: int = 100_000,
-                gender_specific=GENDER_SPECIFIC, pairs=EQUALIZE_PAIRS) -> WordVectors:
-    """Hard debiasing (Bolukbasi et al. 2016): :func:`neutralize` every word among the first
-    ``restrict_vocab`` except the ``gender_specific`` ones, then :func:`equalize` the ``pairs``.
-
-    Returns unit vectors for every word. It removes what the direction measures, not every trace
-    of bias: words once associated with one gender still cluster together (Gonen & Goldberg 2019).
-    Book: Chapter 3, "When arithmetic goes wrong".
-    """
-    neutral = [word for word in word_vectors.words[:restrict_vocab] if word not in gender_specific]
-    return equalize(neutralize(word_vectors, direction, neutral), direction, pairs)

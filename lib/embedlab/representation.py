@@ -1,8 +1,9 @@
-"""Chapter 1, "The representation problem": one-hot vectors, dense vectors, and how to compare them.
+"""Chapter 1, "The representation problem": one-hot vectors, dense vectors, maps of an
+embedding space, and embeddings as lossy projections.
 
-Cosine similarity and Euclidean distance are written out here (rather than imported from
-scikit-learn, which the tests use as the oracle) because the chapter teaches them, and
-because a zero vector or a dimension mismatch deserves a clear error, not a NaN.
+How vectors are compared (cosine similarity, distance, nearest neighbours) is in
+:mod:`embedlab.similarity`, and what they cost to store in :mod:`embedlab.storage`: every
+later chapter uses both.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+
+from embedlab.cache import cached_array
+from embedlab.similarity import cosine_similarity, euclidean_distance
 
 
 def one_hot(word: str, vocabulary) -> np.ndarray:
@@ -32,123 +36,6 @@ def one_hot(word: str, vocabulary) -> np.ndarray:
 def one_hot_matrix(vocabulary) -> np.ndarray:
     """All one-hot vectors of a vocabulary, one per row: the ``V × V`` identity matrix."""
     return np.eye(len(list(vocabulary)), dtype=np.float32)
-
-
-def _as_2d(x, name, dtype=np.float64):
-    array = np.asarray(x, dtype=dtype)
-    if array.ndim not in (1, 2):
-        raise ValueError(f"{name} must be a vector or a matrix of row vectors, got shape {array.shape}")
-    if array.shape[-1] == 0:
-        raise ValueError(f"{name} has no dimensions")
-    return array.reshape(1, -1) if array.ndim == 1 else array, array.ndim == 1
-
-
-def _check_same_dimension(a, b):
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(
-            f"dimension mismatch: a has {a.shape[1]} dimensions, b has {b.shape[1]}; "
-            "vectors from different models cannot be compared"
-        )
-
-
-def _shape_result(result, a_is_vector, b_is_vector):
-    if a_is_vector and b_is_vector:
-        return result[0, 0]
-    if a_is_vector:
-        return result[0]
-    if b_is_vector:
-        return result[:, 0]
-    return result
-
-
-def normalize(x) -> np.ndarray:
-    """Scale every row of ``x`` (or the vector ``x``) to length 1.
-
-    A zero vector has no direction, so it raises ``ValueError`` instead of returning NaN.
-    """
-    # float32 stays float32: 400,000 GloVe vectors in float64 would double the memory.
-    dtype = np.float32 if np.asarray(x).dtype == np.float32 else np.float64
-    matrix, is_vector = _as_2d(x, "x", dtype)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    zero_rows = np.flatnonzero(norms[:, 0] == 0)
-    if zero_rows.size:
-        raise ValueError(
-            f"zero vector at row {zero_rows[0]}: a vector of length 0 has no direction, "
-            "so its cosine similarity is undefined"
-        )
-    unit = matrix / norms
-    return unit[0] if is_vector else unit
-
-
-def cosine_similarity(a, b):
-    """Cosine of the angle between vectors: cos(a, b) = a·b / (‖a‖ ‖b‖), in [−1, 1].
-
-    ``a`` and ``b`` may each be a vector (shape ``(d,)``) or a matrix of row vectors
-    (``(n, d)``): vector·vector gives a float, vector·matrix a 1-D array, matrix·matrix
-    the ``(n, m)`` matrix of all pairs. Only the direction counts: scaling a vector by
-    any positive number leaves its cosine unchanged. Book: Chapter 1, "Cosine similarity".
-
-    >>> float(cosine_similarity([1, 0], [1, 1]))  # 45 degrees
-    0.7071067811865475
-    """
-    a2, a_is_vector = _as_2d(a, "a")
-    b2, b_is_vector = _as_2d(b, "b")
-    _check_same_dimension(a2, b2)
-    similarity = normalize(a2) @ normalize(b2).T
-    return _shape_result(np.clip(similarity, -1.0, 1.0), a_is_vector, b_is_vector)
-
-
-def euclidean_distance(a, b):
-    """Straight-line distance ‖a − b‖ = sqrt(Σ (a_i − b_i)²); shapes as in :func:`cosine_similarity`.
-
-    Unlike cosine similarity it depends on the vectors' lengths. Book: Chapter 1.
-
-    The differences are taken coordinate by coordinate. The shortcut
-    ‖a‖² + ‖b‖² − 2 a·b (one matrix product) cancels catastrophically when a ≈ b: its
-    rounding error is about ε·(‖a‖² + ‖b‖²), so the distance of a vector to itself comes
-    out as 1e-8 or 0 depending on the processor's BLAS kernel. Subtracting first makes
-    ‖a − a‖ exactly 0 and nearby distances accurate to a few ε, on every machine.
-
-    >>> float(euclidean_distance([0, 0], [3, 4]))
-    5.0
-    """
-    a2, a_is_vector = _as_2d(a, "a")
-    b2, b_is_vector = _as_2d(b, "b")
-    _check_same_dimension(a2, b2)
-    distances = np.empty((a2.shape[0], b2.shape[0]))
-    # Rows of a in blocks, so that the (rows × m × d) differences stay around 32 MB.
-    rows_per_block = max(1, 4_000_000 // (b2.shape[0] * b2.shape[1]))
-    for start in range(0, a2.shape[0], rows_per_block):
-        block = a2[start : start + rows_per_block]
-        differences = block[:, None, :] - b2[None, :, :]
-        distances[start : start + len(block)] = np.sqrt(np.einsum("ijk,ijk->ij", differences, differences))
-    return _shape_result(distances, a_is_vector, b_is_vector)
-
-
-def nearest_neighbours(query, vectors, k: int = 10, exclude=(), normalized: bool = False):
-    """Rows of ``vectors`` with the highest cosine similarity to ``query``.
-
-    Returns ``(rows, similarities)``, most similar first, skipping the rows in
-    ``exclude``. Pass ``normalized=True`` when the rows already have length 1 (saves a
-    pass over the matrix). Book: Chapter 1, "Nearest neighbours".
-    """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    matrix = np.asarray(vectors)
-    query = np.asarray(query, dtype=np.float64)
-    if query.ndim != 1:
-        raise ValueError(f"query must be one vector, got shape {query.shape}")
-    if query.shape[0] != matrix.shape[1]:
-        raise ValueError(f"dimension mismatch: query has {query.shape[0]} dimensions, vectors have {matrix.shape[1]}")
-    unit_rows = matrix if normalized else normalize(matrix)
-    similarities = unit_rows @ normalize(query).astype(unit_rows.dtype)
-    exclude = np.asarray(list(exclude), dtype=int)
-    if exclude.size:
-        similarities[exclude] = -np.inf
-    k = min(k, matrix.shape[0] - exclude.size)
-    top = np.argpartition(-similarities, k - 1)[:k]
-    top = top[np.argsort(-similarities[top], kind="stable")]
-    return top, similarities[top]
 
 
 def neighbour_overlap(vectors_a, vectors_b, words, k: int = 10) -> float:
@@ -181,7 +68,7 @@ def project_2d(vectors, method: str = "pca", seed: int = 0, cache: bool = False,
 
     ``options`` go to the scikit-learn / umap-learn estimator (e.g. ``perplexity``,
     ``n_neighbors``). Cosine is the metric for t-SNE and UMAP, as for the embeddings.
-    ``cache=True`` keeps the result on disk (:func:`embedlab.data.cached_array`): UMAP
+    ``cache=True`` keeps the result on disk (:func:`embedlab.cache.cached_array`): UMAP
     compiles its code on first use, which costs about 20 s in every new Python process.
     Book: Chapter 1, "The embedding space".
     """
@@ -192,8 +79,6 @@ def project_2d(vectors, method: str = "pca", seed: int = 0, cache: bool = False,
         raise ValueError(f"unknown projection method {method!r}; choose 'pca', 'tsne' or 'umap'")
     if cache:
         from importlib.metadata import version
-
-        from embedlab.data import cached_array
 
         key = (hashlib.sha256(matrix.tobytes()).hexdigest(), matrix.shape, method, seed, sorted(options.items()),
                version("scikit-learn"), version("umap-learn"))
@@ -281,42 +166,3 @@ def mean_length_by_frequency(word_vectors, rank_edges=(0, 100, 1_000, 10_000, 10
 
 def _short(number: int) -> str:
     return f"{number // 1000}k" if number >= 1000 and number % 1000 == 0 else f"{number:,}"
-
-
-#: Bytes per number for the formats vectors are stored in.
-BYTES_PER_NUMBER = {"float32": 4, "float16": 2, "int8": 1}
-
-
-#: Bytes in the units storage is shown in (decimal, as disks are sold).
-BYTES_PER_UNIT = {"MB": 10**6, "GB": 10**9}
-
-
-def storage_table(n_vectors: int, dimensions=(50, 256, 768, 1536, 3072), unit: str = "GB"):
-    """Storage of ``n_vectors`` embeddings for each number of dimensions and number format.
-
-    A ``pandas.DataFrame`` indexed by dimensions, one column per format of
-    :data:`BYTES_PER_NUMBER`, in ``unit`` ("MB" or "GB"). Book: Chapter 1, "Dimensionality".
-    """
-    import pandas as pd
-
-    if unit not in BYTES_PER_UNIT:
-        raise ValueError(f"unknown unit {unit!r}; choose one of {list(BYTES_PER_UNIT)}")
-    table = {
-        fmt: [storage_bytes(n_vectors, d, size) / BYTES_PER_UNIT[unit] for d in dimensions]
-        for fmt, size in BYTES_PER_NUMBER.items()
-    }
-    return pd.DataFrame(table, index=pd.Index(list(dimensions), name="dimensions"))
-
-
-def storage_bytes(n_vectors: int, dimensions: int, bytes_per_number: int = 4) -> int:
-    """Bytes needed to store ``n_vectors`` embeddings: n × d × bytes per number (4 for float32).
-
-    Book: Chapter 1, "Dimensionality".
-
-    >>> storage_bytes(1_000_000, 768)  # 3.07 GB at float32
-    3072000000
-    """
-    for name, value in (("n_vectors", n_vectors), ("dimensions", dimensions), ("bytes_per_number", bytes_per_number)):
-        if value < 0:
-            raise ValueError(f"{name} must not be negative, got {value}")
-    return int(n_vectors) * int(dimensions) * int(bytes_per_number)

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from embedlab import representation
+from embedlab import similarity
 
 
 class WordVectors:
@@ -87,7 +87,7 @@ class WordVectors:
     @cached_property
     def unit_vectors(self) -> np.ndarray:
         """Rows scaled to length 1 (cosine similarity is then a dot product)."""
-        return representation.normalize(self.vectors)
+        return similarity.normalize(self.vectors)
 
     def nearest(self, query, k: int = 10, exclude=()) -> list[tuple[str, float]]:
         """The ``k`` words whose vectors have the highest cosine similarity to ``query``.
@@ -101,14 +101,14 @@ class WordVectors:
             exclude.add(query)
             query = self[query]
         excluded_rows = [self.index(w) for w in exclude]
-        rows, scores = representation.nearest_neighbours(
+        rows, scores = similarity.nearest_neighbours(
             query, self.unit_vectors, k=k, exclude=excluded_rows, normalized=True
         )
         return [(self.words[i], round(float(s), 6)) for i, s in zip(rows, scores)]
 
     def similarity(self, word_a: str, word_b: str) -> float:
         """Cosine similarity of two words' vectors."""
-        return float(representation.cosine_similarity(self[word_a], self[word_b]))
+        return float(similarity.cosine_similarity(self[word_a], self[word_b]))
 
     def subset(self, words) -> WordVectors:
         """A new :class:`WordVectors` holding only ``words``, in that order."""
@@ -131,3 +131,22 @@ class WordVectors:
     def from_gensim(cls, keyed_vectors) -> WordVectors:
         """Wrap a :class:`gensim.models.KeyedVectors` (e.g. ``model.wv`` of a gensim Word2Vec)."""
         return cls(list(keyed_vectors.index_to_key), keyed_vectors.vectors)
+
+
+def first_rows(keys) -> dict[str, int]:
+    """Key → row of its first occurrence. With upper-cased words as keys, each word is found
+    whatever its case, at its most frequent spelling: gensim matches benchmark words this way."""
+    rows = {}
+    for row, key in enumerate(keys):
+        rows.setdefault(key, row)
+    return rows
+
+
+def restricted_size(word_vectors: WordVectors, restrict_vocab) -> int:
+    """How many of the first words a benchmark may use: ``restrict_vocab`` (at most the vocabulary
+    size), or all of them for ``None``; gensim's ``restrict_vocab``."""
+    if restrict_vocab is None:
+        return len(word_vectors)
+    if restrict_vocab < 1:
+        raise ValueError(f"restrict_vocab must be a positive number of words (or None for all), got {restrict_vocab}")
+    return min(restrict_vocab, len(word_vectors))

@@ -2,18 +2,16 @@
 
 The pieces, in the order the chapter builds them:
 
-1. text → sentences of tokens (:func:`tokenize`, :func:`sentences_of`);
+1. text → sentences of tokens (:func:`sentences_of`, tokens by :func:`embedlab.text.tokenize`);
 2. a vocabulary of words seen at least ``min_count`` times (:func:`build_vocabulary`);
 3. subsampling of frequent words (:func:`keep_probabilities`);
 4. context windows and training examples (:func:`context_pairs`, :func:`cbow_examples`);
-5. the negative-sampling distribution P(w) ∝ count(w)^α and a fast sampler
-   (:func:`negative_sampling_distribution`, :class:`NegativeSampler`);
-6. the losses and their gradients, written out explicitly in NumPy
-   (:func:`sgns_loss_and_gradients`, :func:`cbow_loss_and_gradients`): the reference the
-   tests check by finite differences;
-7. :func:`train`: the same updates compiled with numba, several threads updating the shared
-   matrices without locks ("Hogwild", as the original C tool and gensim do).
+5. :func:`train`: the updates of :mod:`embedlab.negative_sampling` compiled with numba
+   (:mod:`embedlab.word2vec_kernel`), several threads updating the shared matrices without
+   locks ("Hogwild", as the original C tool and gensim do).
 
+The negative-sampling distribution, its sampler and the losses written out in NumPy (the
+reference the tests check by finite differences) are in :mod:`embedlab.negative_sampling`.
 We write the trainer ourselves, rather than calling gensim, because the book teaches it; gensim
 is the oracle the tests and ``bench/word2vec_vs_gensim.py`` compare it with.
 """
@@ -29,22 +27,15 @@ import numba
 import numpy as np
 
 from embedlab import progress
+from embedlab.negative_sampling import NegativeSampler, sigmoid
+from embedlab.text import tokenize
 from embedlab.vectors import WordVectors
+from embedlab.word2vec_kernel import LOG_SIGMOID_TABLE, SIGMOID_TABLE, train_chunks
 
 # ----------------------------------------------------------------------------------------
 # 1. Text to sentences of tokens
 
-_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased words and numbers of ``text``; punctuation is dropped.
-
-    >>> tokenize("The quick brown fox's 2 jumps!")
-    ['the', 'quick', 'brown', "fox's", '2', 'jumps']
-    """
-    return _TOKEN.findall(text.lower())
 
 
 def sentences_of(articles) -> list[list[str]]:
@@ -238,307 +229,7 @@ def count_context_pairs(n_tokens: int, window: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------
-# 5. Negative sampling
-
-
-def negative_sampling_distribution(counts, alpha: float = 0.75) -> np.ndarray:
-    """P(w) = count(w)^α / Σ_v count(v)^α, the distribution negatives are drawn from.
-
-    α = 1 is the unigram distribution (frequent words dominate), α = 0 the uniform one;
-    Mikolov et al. (2013b) found α = 0.75 best: it moves probability mass from frequent to
-    rare words. Book: Chapter 2, "How negatives are sampled".
-    """
-    weights = np.asarray(counts, dtype=np.float64) ** alpha
-    return weights / weights.sum()
-
-
-def probability_mass_by_rank(counts, alpha: float, rank_edges=(0, 10, 100, 1000, None)) -> np.ndarray:
-    """Share of negative samples that falls on each band of frequency ranks, for exponent α.
-
-    ``counts`` must be sorted from most to least frequent (as :class:`Vocabulary` keeps
-    them); ``None`` as the last edge means "to the end". Book: Chapter 2.
-    """
-    probabilities = negative_sampling_distribution(counts, alpha)
-    edges = [len(probabilities) if e is None else min(e, len(probabilities)) for e in rank_edges]
-    return np.array([probabilities[lo:hi].sum() for lo, hi in zip(edges, edges[1:])])
-
-
-@dataclass(frozen=True)
-class NegativeSampler:
-    """Draws word indices from :func:`negative_sampling_distribution` in O(1) each.
-
-    Walker's alias method (Vose's construction): the V words are spread over V equal
-    buckets, each holding at most two words: its own with probability ``keep[k]``, else
-    ``alias[k]``. A draw picks a bucket uniformly, then one of its two words, so it costs
-    the same whatever the vocabulary size. (The C tool fills a table of 10^8 slots instead;
-    gensim binary-searches the cumulative distribution, O(log V).)
-    """
-
-    probabilities: np.ndarray
-    keep: np.ndarray
-    alias: np.ndarray
-
-    @classmethod
-    def from_counts(cls, counts, alpha: float = 0.75) -> NegativeSampler:
-        probabilities = negative_sampling_distribution(counts, alpha)
-        keep, alias = _alias_tables(probabilities)
-        return cls(probabilities, keep, alias)
-
-    def draw(self, size, rng: np.random.Generator) -> np.ndarray:
-        buckets = rng.integers(0, len(self.keep), size=size)
-        return np.where(rng.random(size) < self.keep[buckets], buckets, self.alias[buckets]).astype(np.int32)
-
-
-@numba.njit(cache=True)
-def _alias_tables(probabilities):
-    n = len(probabilities)
-    scaled = probabilities * n  # bucket k overflows (> 1) or has room (< 1)
-    keep = np.ones(n)
-    alias = np.arange(n).astype(np.int32)
-    small = [k for k in range(n) if scaled[k] < 1.0]
-    large = [k for k in range(n) if scaled[k] >= 1.0]
-    while small and large:
-        s, l = small.pop(), large.pop()
-        keep[s], alias[s] = scaled[s], l  # fill bucket s's room with word l
-        scaled[l] -= 1.0 - scaled[s]
-        (small if scaled[l] < 1.0 else large).append(l)
-    return keep, alias
-
-
-# ----------------------------------------------------------------------------------------
-# 6. The losses, explicitly
-
-
-def sigmoid(x):
-    """σ(x) = 1 / (1 + e^(−x)), computed without overflow for large |x|."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.exp(-np.logaddexp(0.0, -x))
-
-
-def sgns_loss(center, context, negatives) -> float:
-    """Skip-gram negative-sampling loss for one (centre, context) pair and k negatives:
-
-        L = −log σ(u_o · v_c) − Σ_k log σ(−u_k · v_c)
-
-    with v_c the centre word's input vector, u_o the context word's output vector and u_k
-    the output vectors of the sampled negatives. Training maximises the objective
-    log σ(u_o·v_c) + Σ log σ(−u_k·v_c) = −L (Mikolov et al. 2013b, eq. 4).
-    Book: Chapter 2, "The loss".
-    """
-    return sgns_loss_and_gradients(center, context, negatives)[0]
-
-
-def sgns_loss_and_gradients(center, context, negatives):
-    """:func:`sgns_loss` and its gradients with respect to v_c, u_o and each u_k.
-
-    With s_o = σ(u_o·v_c) and s_k = σ(u_k·v_c):
-
-        ∂L/∂v_c = (s_o − 1) u_o + Σ_k s_k u_k
-        ∂L/∂u_o = (s_o − 1) v_c
-        ∂L/∂u_k = s_k v_c
-
-    Returns ``(loss, grad_center, grad_context, grad_negatives)``.
-    """
-    v_c = np.asarray(center, dtype=np.float64)
-    u_o = np.asarray(context, dtype=np.float64)
-    u_k = np.atleast_2d(np.asarray(negatives, dtype=np.float64))  # (k, d)
-    if not (v_c.shape == u_o.shape == u_k.shape[1:]):
-        raise ValueError(f"dimension mismatch: centre {v_c.shape}, context {u_o.shape}, negatives {u_k.shape}")
-    positive_score = u_o @ v_c
-    negative_scores = u_k @ v_c  # (k,)
-    loss = np.logaddexp(0.0, -positive_score) + np.logaddexp(0.0, negative_scores).sum()
-    s_o, s_k = sigmoid(positive_score), sigmoid(negative_scores)
-    grad_center = (s_o - 1) * u_o + s_k @ u_k
-    grad_context = (s_o - 1) * v_c
-    grad_negatives = s_k[:, None] * v_c[None, :]
-    return float(loss), grad_center, grad_context, grad_negatives
-
-
-def sgns_step(w_in, w_out, input_word: int, output_word: int, negatives, alpha: float) -> float:
-    """One explicit SGD step of skip-gram with negative sampling, in place; returns the loss.
-
-    The reference the compiled trainer is tested against: v = w_in[input_word] scores the
-    real output word and the ``negatives``, and every vector moves against its gradient,
-    v ← v − α ∂L/∂v (gradients from :func:`sgns_loss_and_gradients`, all taken before any
-    vector changes). Book: Chapter 2, "The loss".
-    """
-    negatives = np.asarray(negatives, dtype=int)
-    loss, grad_input, grad_output, grad_negatives = sgns_loss_and_gradients(
-        w_in[input_word], w_out[output_word], w_out[negatives].reshape(len(negatives), w_out.shape[1]))
-    w_in[input_word] -= alpha * grad_input
-    w_out[output_word] -= alpha * grad_output
-    np.subtract.at(w_out, negatives, alpha * grad_negatives)
-    return loss
-
-
-def cbow_loss_and_gradients(contexts, center, negatives):
-    """CBOW negative-sampling loss: predict the centre from the mean of its context vectors.
-
-    With h = (1/C) Σ_j v_j the mean input vector of the C context words, u_o the centre's
-    output vector and u_k the negatives' output vectors:
-
-        L = −log σ(u_o · h) − Σ_k log σ(−u_k · h),   ∂L/∂v_j = (1/C) ∂L/∂h.
-
-    Returns ``(loss, grad_contexts (C, d), grad_center, grad_negatives)``. (The C tool and
-    gensim apply ∂L/∂h to every context vector without the 1/C.) Book: Chapter 2.
-    """
-    v = np.atleast_2d(np.asarray(contexts, dtype=np.float64))  # (C, d)
-    loss, grad_h, grad_center, grad_negatives = sgns_loss_and_gradients(v.mean(axis=0), center, negatives)
-    grad_contexts = np.repeat(grad_h[None, :] / len(v), len(v), axis=0)
-    return loss, grad_contexts, grad_center, grad_negatives
-
-
-# ----------------------------------------------------------------------------------------
-# 7. The fast trainer
-
-# σ from a table, as in the C tool: scores beyond ±MAX_SCORE count as saturated (no update).
-# Entry i holds σ at the centre of its bin, so that reading it is unbiased.
-MAX_SCORE = 6.0
-_SIGMOID_TABLE_SIZE = 1000
-_SIGMOID_TABLE = 1.0 / (1.0 + np.exp(-((np.arange(_SIGMOID_TABLE_SIZE) + 0.5) / _SIGMOID_TABLE_SIZE * 2 - 1) * MAX_SCORE))
-_LOG_SIGMOID_TABLE = np.log(_SIGMOID_TABLE)
-
-
-@numba.njit(inline="always")
-def _next_random(state):
-    # The C tool's linear congruential generator: fast, and each thread keeps its own state.
-    return (state * np.uint64(25214903917) + np.uint64(11)) & np.uint64(0xFFFFFFFFFFFF)
-
-
-@numba.njit(inline="always")
-def _uniform(state):
-    return (state >> np.uint64(16)) / 4294967296.0
-
-
-@numba.njit(inline="always")
-def _draw_negative(keep, alias, state):
-    """One negative by the alias method; returns (word index, new generator state)."""
-    state = _next_random(state)
-    # The generator's high 32 bits, scaled to 0 … V−1 (its low bits are not random enough).
-    bucket = np.int64(((state >> np.uint64(16)) * np.uint64(len(keep))) >> np.uint64(32))
-    state = _next_random(state)
-    word = bucket if _uniform(state) < keep[bucket] else np.int64(alias[bucket])
-    return word, state
-
-
-@numba.njit(inline="always")
-def _update(hidden, w_out, target, label, alpha, neu1e, dim, sigmoid_table, log_sigmoid_table):
-    """One logistic-regression step: push σ(hidden · w_out[target]) towards ``label``.
-
-    Updates the output vector at once and accumulates the input's update in ``neu1e``
-    (applied by the caller after all 1 + k targets). Returns the loss term."""
-    # float32 throughout the loops over dimensions, so that they compile to SIMD instructions.
-    score = np.float32(0.0)
-    for d in range(dim):
-        score += hidden[d] * w_out[target, d]
-    if score >= MAX_SCORE or score <= -MAX_SCORE:
-        # Saturated: σ is (nearly) 0 or 1 and the step is skipped, as in gensim. The loss,
-        # −log σ(±score) = log(1 + e^(∓score)), is computed exactly in this rare branch.
-        margin = float(score) if label == 1.0 else -float(score)
-        return np.log1p(np.exp(-abs(margin))) + max(-margin, 0.0)
-    slot = int((score + MAX_SCORE) * (_SIGMOID_TABLE_SIZE / MAX_SCORE / 2))
-    g = np.float32((label - sigmoid_table[slot]) * alpha)
-    loss = -log_sigmoid_table[slot] if label == 1.0 else -log_sigmoid_table[_SIGMOID_TABLE_SIZE - 1 - slot]
-    for d in range(dim):
-        neu1e[d] += g * w_out[target, d]
-        w_out[target, d] += g * hidden[d]
-    return loss
-
-
-@numba.njit(nogil=True, fastmath=True, cache=True)
-def _train_chunk(tokens, sentence_ends, start, stop, w_in, w_out, negative_keep, negative_alias, keep, window,
-                 negative, sg,
-                 alpha_start, alpha_stop, seed, sigmoid_table, log_sigmoid_table):
-    """Train on sentences ``start`` … ``stop − 1``; returns (loss sum, examples, words seen)."""
-    dim = w_in.shape[1]
-    state = np.uint64(seed)
-    neu1e = np.zeros(dim, dtype=np.float32)
-    hidden = np.zeros(dim, dtype=np.float32)
-    sentence = np.empty(10_000, dtype=np.int32)
-    loss_sum, examples, words_seen = 0.0, 0, 0
-    first = sentence_ends[start - 1] if start > 0 else 0
-    total_words = sentence_ends[stop - 1] - first
-    for s in range(start, stop):
-        begin = sentence_ends[s - 1] if s > 0 else 0
-        end = sentence_ends[s]
-        alpha = alpha_start + (alpha_stop - alpha_start) * (begin - first) / max(total_words, 1)
-        # Subsample frequent words first; the window then spans the words that remain.
-        n = 0
-        for i in range(begin, min(end, begin + 10_000)):
-            state = _next_random(state)
-            if keep[tokens[i]] >= 1.0 or keep[tokens[i]] > _uniform(state):
-                sentence[n] = tokens[i]
-                n += 1
-        words_seen += end - begin
-        for i in range(n):
-            state = _next_random(state)
-            # Window size uniform in 1 … window, from the generator's high bits (an LCG's low
-            # bits repeat with short periods).
-            reduced = window - int((state >> np.uint64(16)) % np.uint64(window))
-            lo, hi = max(0, i - reduced), min(n, i + reduced + 1)
-            if sg:
-                for j in range(lo, hi):
-                    if j == i:
-                        continue
-                    context = sentence[j]
-                    neu1e[:] = 0.0
-                    # As in the C tool and gensim, the window word's input vector predicts the
-                    # centre (the same pairs, seen from the other side); it is only read here,
-                    # its update waits in neu1e until all 1 + k targets are done.
-                    loss_sum += _update(w_in[context], w_out, sentence[i], 1.0, alpha, neu1e, dim,
-                                        sigmoid_table, log_sigmoid_table)
-                    for _ in range(negative):
-                        target, state = _draw_negative(negative_keep, negative_alias, state)
-                        if target == sentence[i]:
-                            continue
-                        loss_sum += _update(w_in[context], w_out, target, 0.0, alpha, neu1e, dim,
-                                            sigmoid_table, log_sigmoid_table)
-                    for d in range(dim):
-                        w_in[context, d] += neu1e[d]
-                    examples += 1
-            else:
-                count = hi - lo - 1
-                if count == 0:
-                    continue
-                hidden[:] = 0.0
-                for j in range(lo, hi):
-                    if j != i:
-                        for d in range(dim):
-                            hidden[d] += w_in[sentence[j], d]
-                inverse = np.float32(1.0 / count)
-                for d in range(dim):
-                    hidden[d] *= inverse
-                neu1e[:] = 0.0
-                loss_sum += _update(hidden, w_out, sentence[i], 1.0, alpha, neu1e, dim,
-                                    sigmoid_table, log_sigmoid_table)
-                for _ in range(negative):
-                    target, state = _draw_negative(negative_keep, negative_alias, state)
-                    if target == sentence[i]:
-                        continue
-                    loss_sum += _update(hidden, w_out, target, 0.0, alpha, neu1e, dim,
-                                        sigmoid_table, log_sigmoid_table)
-                for j in range(lo, hi):
-                    if j != i:
-                        for d in range(dim):
-                            w_in[sentence[j], d] += neu1e[d]
-                examples += 1
-    return loss_sum, examples, words_seen
-
-
-@numba.njit(nogil=True, parallel=True, cache=True)
-def _train_chunks(tokens, sentence_ends, chunk_bounds, w_in, w_out, negative_keep, negative_alias, keep, window,
-                  negative, sg,
-                  alphas, seeds, sigmoid_table, log_sigmoid_table):
-    """Train on several chunks in parallel threads that share w_in and w_out (Hogwild)."""
-    n = len(chunk_bounds) - 1
-    losses = np.zeros(n)
-    examples = np.zeros(n, dtype=np.int64)
-    words = np.zeros(n, dtype=np.int64)
-    for c in numba.prange(n):
-        losses[c], examples[c], words[c] = _train_chunk(
-            tokens, sentence_ends, chunk_bounds[c], chunk_bounds[c + 1], w_in, w_out, negative_keep, negative_alias,
-            keep, window, negative, sg, alphas[c], alphas[c + 1], seeds[c], sigmoid_table, log_sigmoid_table)
-    return losses.sum(), examples.sum(), words.sum()
+# 5. Training
 
 
 @dataclass
@@ -623,8 +314,8 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
     step_edges = np.unique(np.linspace(0, total_chunks, min(steps, total_chunks) + 1).round().astype(int))
     # Compile the kernels (or load them from numba's cache) before the clock starts: a call
     # with no chunks compiles for these argument types and trains nothing.
-    _train_chunks(tokens, sentence_ends, chunk_bounds[:1], w_in, w_out, sampler.keep, sampler.alias, keep, window,
-                  negative, sg, alphas[:1], seeds[:0], _SIGMOID_TABLE, _LOG_SIGMOID_TABLE)
+    train_chunks(tokens, sentence_ends, chunk_bounds[:1], w_in, w_out, sampler.keep, sampler.alias, keep, window,
+                  negative, sg, alphas[:1], seeds[:0], SIGMOID_TABLE, LOG_SIGMOID_TABLE)
     bar = progress.bar(description=f"training {'skip-gram' if sg else 'CBOW'}", unit=" words",
                        total=len(tokens) * epochs, enabled=progress_bar, unit_scale=True)
     started = time.perf_counter()
@@ -637,10 +328,10 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
         for epoch in range(lo // n_chunks, (hi - 1) // n_chunks + 1):
             a, b = max(lo, epoch * n_chunks) - epoch * n_chunks, min(hi, (epoch + 1) * n_chunks) - epoch * n_chunks
             offset = epoch * n_chunks
-            loss, count, words = _train_chunks(
+            loss, count, words = train_chunks(
                 tokens, sentence_ends, chunk_bounds[a : b + 1], w_in, w_out, sampler.keep, sampler.alias, keep,
                 window, negative, sg, alphas[offset + a : offset + b + 1], seeds[offset + a : offset + b],
-                _SIGMOID_TABLE, _LOG_SIGMOID_TABLE)
+                SIGMOID_TABLE, LOG_SIGMOID_TABLE)
             loss_sum, examples, step_words = loss_sum + loss, examples + count, step_words + words
         words_seen += step_words
         history.progress.append(hi / total_chunks)
@@ -702,7 +393,7 @@ def compare_with_gensim(sentences, ours: TrainedWordVectors, *, sg: bool = True,
     import pandas as pd
     from gensim.models import Word2Vec
 
-    from embedlab import analogy, data
+    from embedlab import analogy, data, word_similarity
 
     model = Word2Vec(sg=int(sg), vector_size=dim, window=window, negative=negative, min_count=min_count,
                      workers=workers, seed=seed)
@@ -715,7 +406,7 @@ def compare_with_gensim(sentences, ours: TrainedWordVectors, *, sg: bool = True,
     for name, vectors, seconds in [("embedlab", ours, ours.history.seconds),
                                    ("gensim", WordVectors.from_gensim(model.wv), gensim_seconds)]:
         accuracy = analogy.evaluate_analogies(vectors, data.google_analogies_path(), restrict_vocab=None).accuracy
-        spearman = analogy.evaluate_word_pairs(vectors, data.wordsim353_path()).spearman
+        spearman = word_similarity.evaluate_word_pairs(vectors, data.wordsim353_path()).spearman
         rows[name] = {"seconds": round(seconds, 1), "words/s": int(n_words * epochs / seconds),
                       "analogy accuracy": round(accuracy, 4), "WordSim-353 Spearman": round(spearman, 3)}
     return pd.DataFrame.from_dict(rows, orient="index")
@@ -737,39 +428,4 @@ def snapshot_scores(history: TrainingHistory, snapshot_words, pairs) -> np.ndarr
     b = [row[y] for _, y in pairs]
     return np.array([sigmoid(np.einsum("pd,pd->p", inputs[a], outputs[b])) for _, inputs, outputs in history.snapshots])
 
-
-def cost_per_pair(vocabulary_sizes, dim: int = 100, negative: int = 5, repeats: int = 200, seed: int = 0):
-    """Measured seconds for one training update: full softmax vs negative sampling.
-
-    Full softmax scores the centre against all V output vectors and updates all of them:
-    O(V·d). Negative sampling touches 1 + k of them: O(k·d), whatever V is. Both are timed
-    in NumPy on random matrices, ``repeats`` updates each, for every V in
-    ``vocabulary_sizes``. Returns a ``pandas.DataFrame`` (seconds, and multiply-adds).
-    Book: Chapter 2, "Why full softmax does not scale".
-    """
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    rows = []
-    for size in vocabulary_sizes:
-        w_out = rng.normal(scale=0.1, size=(size, dim)).astype(np.float32)
-        hidden = rng.normal(scale=0.1, size=dim).astype(np.float32)
-        targets = rng.integers(0, size, size=(repeats, negative + 1))
-        started = time.perf_counter()
-        for _ in range(repeats):
-            scores = w_out @ hidden  # (V,)
-            probabilities = np.exp(scores - scores.max())
-            probabilities /= probabilities.sum()
-            probabilities[0] -= 1.0  # gradient of cross-entropy with the true word at row 0
-            w_out -= 0.01 * np.outer(probabilities, hidden)
-        softmax_seconds = (time.perf_counter() - started) / repeats
-        started = time.perf_counter()
-        for rows_touched in targets:
-            scores = w_out[rows_touched] @ hidden  # (1 + k,)
-            gradient = sigmoid(scores) - np.r_[1.0, np.zeros(negative)]
-            w_out[rows_touched] -= 0.01 * np.outer(gradient, hidden).astype(np.float32)
-        sampling_seconds = (time.perf_counter() - started) / repeats
-        rows.append((size, softmax_seconds, sampling_seconds, 2 * size * dim, 2 * (negative + 1) * dim))
-    return pd.DataFrame(rows, columns=["vocabulary size", "full softmax (s)", "negative sampling (s)",
-                                       "full softmax multiply-adds", "negative sampling multiply-adds"])
 
