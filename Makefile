@@ -6,10 +6,15 @@ JS := book/js
 MODULES := $(JS)/node_modules
 ASSETS := _build/js-assets/_static
 
-.PHONY: book js clean
+.PHONY: book js twins clean
 
 book: js
+	python book/twins.py --check
 	jupyter-book build --all -W -n --keep-going .
+
+# The chapters' sources are chapters/*.md (MyST notebooks); their .ipynb twins are generated.
+twins:
+	python book/twins.py
 
 js:
 	npm ci --prefix $(JS) --ignore-scripts --no-audit --no-fund
