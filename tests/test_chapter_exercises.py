@@ -37,22 +37,40 @@ def chapter_namespace(notebook: Path) -> dict:
 NOTEBOOKS = sorted(CHAPTERS.glob("*.ipynb"))
 
 
+def mistakes(notebook: Path) -> dict:
+    """Plausible wrong answers for the chapter's exercises, ``{"3.1": ["answer_1 = ...", ...]}``,
+    from ``tests/exercise_mistakes/NN.py``: real student mistakes, each a line of code."""
+    path = Path(__file__).parent / "exercise_mistakes" / f"{notebook.stem[:2]}.py"
+    namespace = {}
+    exec(path.read_text(encoding="utf-8"), namespace)
+    return namespace["MISTAKES"]
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_hidden_checks_tell_right_from_wrong(notebook, capsys):
+    """For every exercise: the untouched cell is "not attempted", the book's solution passes, and
+    every plausible mistake, computed as a student would, fails. A check whose expected value
+    is the solution's own expression would let a wrong library answer through; the mistakes
+    show each check rejects what a student would really get wrong."""
     found = exercises(notebook)
     assert found, f"{notebook.name} has no checked exercises"
+    wrong_answers = mistakes(notebook)
     namespace = chapter_namespace(notebook)
     for exercise, check, solution in found:
         answer_name = exercise.split("=")[0].strip()
+        label = re.search(r'check\("([0-9.]+)"', check).group(1)
 
         exec(exercise, namespace)  # as handed out: not attempted
         exec(check, namespace)
-        assert "not attempted yet" in capsys.readouterr().out
+        assert "not attempted yet" in capsys.readouterr().out, label
 
         exec(solution, namespace)  # the book's solution passes
         exec(check, namespace)
-        assert "correct." in capsys.readouterr().out
+        assert "correct." in capsys.readouterr().out, label
 
-        namespace[answer_name] = WRONG_ANSWER
-        with pytest.raises(AssertionError, match="not correct yet"):
-            exec(check, namespace)
+        assert wrong_answers.get(label), f"exercise {label} needs at least one plausible mistake in tests/exercise_mistakes/"
+        for mistake in [f"{answer_name} = {WRONG_ANSWER!r}", *wrong_answers[label]]:
+            exec(mistake, namespace)
+            with pytest.raises(AssertionError, match="not correct yet"):
+                exec(check, namespace)
+            capsys.readouterr()

@@ -576,3 +576,15 @@ def test_contextual_word_vectors_tell_the_senses_of_bank_apart():
     assert cos[2, 3] > max(cos[0, 2], cos[1, 3])
     with pytest.raises(ValueError, match="'bank' does not occur as a word in 'embankment'"):
         encoders.contextual_word_vectors(encoders.load_minilm(), ["embankment"], "bank")
+
+
+def test_book_experiment_trains_and_tests_on_disjoint_articles():
+    """The shared set-up is the three calls the chapters used to type, and no article is on both sides."""
+    articles = data.wikipedia_sample()[:30]
+    experiment = inverse_cloze.book_experiment(articles, passages_per_article=3, passage_words=40, seed=2)
+    train, heldout = inverse_cloze.split_articles(articles, 0.2, seed=2)
+    assert experiment.train_articles == train and experiment.heldout_articles == heldout
+    assert experiment.pairs == inverse_cloze.inverse_cloze_pairs(train, 40, max_passages_per_article=3, seed=2)
+    assert experiment.test == inverse_cloze.ict_retrieval_set(heldout, 40, max_passages_per_article=3, seed=2)
+    assert not {p.title for p in experiment.pairs} & {a.title for a in heldout}
+    assert len(experiment.test.queries) == len(experiment.test.documents) > 0

@@ -131,3 +131,30 @@ def ict_retrieval_set(articles, passage_words: int = 100, max_passages_per_artic
     pairs = inverse_cloze_pairs(articles, passage_words, remove_probability=1.0,
                                 max_passages_per_article=max_passages_per_article, seed=seed)
     return RetrievalSet([p.query for p in pairs], [p.passage for p in pairs], [{i} for i in range(len(pairs))])
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """The inverse-cloze experiment Chapters 4–6 share: training pairs from some articles, and a
+    retrieval test on the articles held out (:func:`book_experiment`)."""
+
+    train_articles: list
+    heldout_articles: list
+    pairs: list  # ICTPair objects from the training articles
+    test: RetrievalSet  # from the held-out articles
+
+
+def book_experiment(articles, heldout_fraction: float = 0.2, passages_per_article: int = 12,
+                    passage_words: int = 60, seed: int = 0) -> Experiment:
+    """The book's one inverse-cloze set-up: hold out ``heldout_fraction`` of the articles
+    (:func:`split_articles`), take up to ``passages_per_article`` passages of about
+    ``passage_words`` words from each, train on pairs from the rest (:func:`inverse_cloze_pairs`)
+    and test on the held-out ones (:func:`ict_retrieval_set`), every choice seeded by ``seed``.
+    The defaults are the chapters'. Book: Chapter 4, "A held-out test"; Chapters 5 and 6 reuse it.
+    """
+    train_articles, heldout_articles = split_articles(articles, heldout_fraction, seed=seed)
+    pairs = inverse_cloze_pairs(train_articles, passage_words, max_passages_per_article=passages_per_article,
+                                seed=seed)
+    test = ict_retrieval_set(heldout_articles, passage_words, max_passages_per_article=passages_per_article,
+                             seed=seed)
+    return Experiment(train_articles, heldout_articles, pairs, test)
