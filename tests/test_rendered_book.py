@@ -18,7 +18,7 @@ import pytest
 BOOK = Path(__file__).resolve().parents[1] / "_build" / "html"
 #: Every chapter page, and how many picture viewers it has at least.
 CHAPTERS = {"01_representation": 4, "02_word2vec": 2, "03_analogies": 2, "04_contrastive": 2, "05_matryoshka": 1, "06_rag": 0}
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 #: Harmless on every Jupyter Book 1 page: sphinx-thebe's script is inlined twice.
 KNOWN_PAGE_ERROR = "Identifier 'THEBE_JS_URL' has already been declared"
 CHROMIUM_FLAGS = [
@@ -153,3 +153,65 @@ def test_both_controls_of_a_grid_change_the_picture(chapter):
         pictures.append(grid.screenshot())
     assert pictures[0] != pictures[1] != pictures[2]
     assert off_site == []
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a browser that closes a connection early is not a failure of the page
+
+
+#: GitHub Pages serves a project's site under its repository's name.
+SUB_PATH = "/how-embedding-models-are-trained/"
+
+
+class SubPathHandler(QuietHandler):
+    """The book under ``SUB_PATH`` only, as https://OWNER.github.io/REPO/ serves it: a request
+    for anything outside it (a link that assumed the site's root) gets 404."""
+
+    def translate_path(self, path):
+        if not path.startswith(SUB_PATH):
+            return str(BOOK / "__outside_the_sub_path__")
+        return super().translate_path("/" + path[len(SUB_PATH):])
+
+
+@pytest.fixture(scope="module")
+def sub_path_site():
+    reason = _missing_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    handler = functools.partial(SubPathHandler, directory=str(BOOK))
+    server = QuietServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}{SUB_PATH}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("name", list(CHAPTERS))
+def test_every_page_works_under_a_sub_path(name, sub_path_site, browser):
+    """Served under /REPO/, every script, style sheet, image and font of a chapter loads, and its
+    widgets and formulas still render."""
+    page = browser.new_page()
+    failed = []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.goto(f"{sub_path_site}chapters/{name}.html", wait_until="load")
+    page.wait_for_selector(".widget-slider", timeout=30_000)
+    page.wait_for_selector("mjx-container", timeout=30_000)
+    pictures = page.locator(".widget-image, img")
+    assert all(pictures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+               for i in range(pictures.count()) if pictures.nth(i).is_visible())
+    page.close()
+    assert failed == []
+
+
+def test_the_sub_path_server_refuses_what_lies_outside_it(sub_path_site):
+    """The negative control: a page asked for at the site's root is not found."""
+    import urllib.error
+    import urllib.request
+
+    root = sub_path_site[: -len(SUB_PATH)] + "/"
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        urllib.request.urlopen(root + "chapters/01_representation.html")
+    assert urllib.request.urlopen(sub_path_site + "chapters/01_representation.html").status == 200

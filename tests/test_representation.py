@@ -203,3 +203,61 @@ def test_neighbour_overlap_is_one_for_identical_models_and_counts_shared_neighbo
     assert representation.neighbour_overlap(first, swapped, ["a"], k=2) == 0.5
     with pytest.raises(ValueError, match="none of the words is known to both models"):
         representation.neighbour_overlap(first, swapped, ["zebra"], k=2)
+
+
+class _FirstWordsEncoder:
+    """A stand-in sentence encoder that reads only its first ``limit`` words and sums fixed
+    random vectors per word (so word order within the limit does not matter, truncation does)."""
+
+    def __init__(self, limit, dim=16):
+        self.limit, self.dim, self.table = limit, dim, {}
+        self.rng = np.random.default_rng(3)
+
+    def encode(self, texts):
+        rows = []
+        for text in texts:
+            words = text.split()[: self.limit]
+            for w in words:
+                self.table.setdefault(w, self.rng.normal(size=self.dim))
+            rows.append(np.sum([self.table[w] for w in words], axis=0))
+        return np.array(rows)
+
+
+def test_sentence_pair_similarities_match_numpy_by_hand():
+    words = WordVectors(["dog", "bites", "man", "cat"], np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [1.0, 1.0, 0]]))
+    encoder = _FirstWordsEncoder(limit=2)
+    table = representation.sentence_pair_similarities(
+        {"order": ("dog bites man", "man bites dog"), "other": ("dog man", "cat")}, words, encoder)
+    assert table.loc["order", "averaged word vectors"] == pytest.approx(1.0)
+    # by hand: mean(dog, man) = (.5, 0, .5), cat = (1, 1, 0): cos = .5 / (√.5 · √2) = 0.5
+    assert table.loc["other", "averaged word vectors"] == pytest.approx(0.5)
+    # the encoder reads "dog bites" and "man bites": different vectors, so not 1 (negative control)
+    e = encoder.encode(["dog bites man", "man bites dog"])
+    expected = e[0] @ e[1] / np.linalg.norm(e[0]) / np.linalg.norm(e[1])
+    assert table.loc["order", "sentence encoder"] == pytest.approx(expected)
+    assert table.loc["order", "sentence encoder"] < 0.999
+
+
+def test_truncation_probe_shows_the_whole_text_embedded_as_its_opening():
+    words = [f"w{i}" for i in range(40)]
+    table = representation.truncation_probe(_FirstWordsEncoder(limit=10), "title", " ".join(words), n_words=10)
+    cosine = dict(zip(table["text"], table["cosine to the whole article"]))
+    assert cosine["the first 10 words"] == pytest.approx(1.0)   # the encoder saw exactly those words
+    assert cosine["the last 10 words"] < 0.9                    # and never the last ones
+    assert table["words"].tolist() == [1, 10, 10, 40]
+    assert set(table["numbers in its embedding"]) == {16}
+    with pytest.raises(ValueError, match="fewer than n_words=50"):
+        representation.truncation_probe(_FirstWordsEncoder(limit=10), "t", " ".join(words), n_words=50)
+
+
+def test_nearest_neighbour_agreement_hand_worked_and_against_scikit_learn(rng):
+    # two tight groups far apart: every nearest neighbour is in its own group
+    points = np.array([[0, 0], [0, 1], [10, 0], [10, 1]])
+    assert representation.nearest_neighbour_agreement(points, ["a", "a", "b", "b"]) == 1.0
+    # negative control: the same points with the groups crossed agree nowhere
+    assert representation.nearest_neighbour_agreement(points, ["a", "b", "a", "b"]) == 0.0
+    from sklearn.neighbors import NearestNeighbors
+    random_points, groups = rng.normal(size=(40, 2)), np.repeat(np.arange(5), 8)
+    nearest = NearestNeighbors(n_neighbors=2).fit(random_points).kneighbors(random_points)[1][:, 1]
+    assert representation.nearest_neighbour_agreement(random_points, groups) == pytest.approx(
+        np.mean(groups[nearest] == groups))

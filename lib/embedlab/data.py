@@ -34,8 +34,11 @@ import pandas as pd
 from embedlab.cache import cache_dir
 from embedlab.vectors import WordVectors
 
-#: The project's own small data files (``data/`` at the top of the repository).
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+#: The project's own small data files: ``data/`` at the top of a checkout, which a wheel installs
+#: inside the library as ``embedlab/datasets/`` (pyproject.toml maps one to the other).
+DATA_DIR = next((path for path in (Path(__file__).resolve().parent / "datasets",
+                                   Path(__file__).resolve().parents[2] / "data") if path.is_dir()),
+                Path(__file__).resolve().parents[2] / "data")
 
 WIKIPEDIA_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 

@@ -166,3 +166,72 @@ def mean_length_by_frequency(word_vectors, rank_edges=(0, 100, 1_000, 10_000, 10
 
 def _short(number: int) -> str:
     return f"{number // 1000}k" if number >= 1000 and number % 1000 == 0 else f"{number:,}"
+
+
+def sentence_pair_similarities(pairs, word_vectors, encoder):
+    """Cosine similarity of each sentence pair under two embeddings: the average of its word
+    vectors (:func:`average_word_vector`) and a sentence ``encoder`` (anything with
+    ``encode(list_of_texts) -> array``).
+
+    ``pairs`` maps a name to ``(first, second)``. For the average, cos(mean(w₁…wₙ), mean(w'₁…w'ₘ))
+    is exactly 1 for two texts with the same words in any order, since the mean forgets order;
+    a transformer encoder reads order and can tell them apart. Returns a ``pandas.DataFrame``,
+    one row per pair, columns ``first``, ``second``, ``averaged word vectors`` and
+    ``sentence encoder``. Book: Chapter 1, "A lossy semantic projection, not compression".
+    """
+    import pandas as pd
+
+    rows = {}
+    for name, (first, second) in pairs.items():
+        encoded = encoder.encode([first, second])
+        rows[name] = {
+            "first": first,
+            "second": second,
+            "averaged word vectors": float(cosine_similarity(average_word_vector(word_vectors, first),
+                                                             average_word_vector(word_vectors, second))),
+            "sentence encoder": float(cosine_similarity(encoded[0], encoded[1])),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def truncation_probe(encoder, title: str, text: str, n_words: int = 150):
+    """How much of a long text reaches its embedding: the title, the first and the last
+    ``n_words`` words and the whole text, each encoded, and each one's cosine with the whole.
+
+    An encoder that reads at most its first N word pieces (all-MiniLM-L6-v2: 256) embeds a long
+    text as its opening: the whole text's vector is then close to the first words' and far
+    from the last words'. Every embedding has the same number of numbers, whatever the
+    length. Returns a ``pandas.DataFrame`` with columns ``text``, ``words``, ``numbers in its
+    embedding`` and ``cosine to the whole article``. Book: Chapter 1, "A lossy semantic
+    projection, not compression".
+    """
+    import pandas as pd
+
+    words = text.split()
+    if len(words) < n_words:
+        raise ValueError(f"the text has {len(words)} words, fewer than n_words={n_words}")
+    texts = {"the title": title, f"the first {n_words} words": " ".join(words[:n_words]),
+             f"the last {n_words} words": " ".join(words[-n_words:]), "the whole article": text}
+    vectors = np.asarray(encoder.encode(list(texts.values())))
+    return pd.DataFrame({
+        "text": list(texts),
+        "words": [len(t.split()) for t in texts.values()],
+        "numbers in its embedding": [v.size for v in vectors],
+        "cosine to the whole article": np.asarray(cosine_similarity(vectors, vectors[-1]), dtype=np.float64),
+    })
+
+
+def nearest_neighbour_agreement(points, groups) -> float:
+    """Share of points whose nearest other point (Euclidean) belongs to the same group.
+
+    A number for "the topics come out as groups" on a 2-D map (:func:`project_2d`): 1 when every
+    point's closest neighbour shares its group; about Σ_g (n_g − 1) / (n − 1) · n_g / n for a map
+    with no structure (for five equal groups of eight, 0.18). Book: Chapter 1, "The embedding space".
+    """
+    points = np.asarray(points, dtype=np.float64)
+    groups = np.asarray(groups)
+    if points.ndim != 2 or len(points) != len(groups) or len(points) < 2:
+        raise ValueError(f"need one group per point and at least two points, got {points.shape} and {len(groups)} groups")
+    distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=-1)
+    np.fill_diagonal(distances, np.inf)
+    return float(np.mean(groups[distances.argmin(axis=1)] == groups))

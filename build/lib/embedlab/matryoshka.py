@@ -1,0 +1,241 @@
+"""Chapter 5, "Matryoshka embeddings": one vector whose prefixes are also good embeddings, and how
+to train it (Kusupati et al. 2022, "Matryoshka Representation Learning").
+
+The pieces, in the order the chapter builds them:
+
+1. truncation and the Matryoshka loss (:func:`truncate`, :func:`matryoshka_loss`), equal in
+   value and gradient to sentence-transformers' ``MatryoshkaLoss`` around
+   ``MultipleNegativesRankingLoss``;
+2. a projection head on frozen all-MiniLM-L6-v2 embeddings, trained with or without the
+   Matryoshka loss, and quality at every prefix (:class:`ProjectionHead`, :func:`train_head`,
+   :func:`apply_head`, :func:`prefix_report`, :func:`pca_embeddings`).
+
+What a dimension costs is in :mod:`embedlab.storage` and :mod:`embedlab.search`, quantisation
+in :mod:`embedlab.quantisation`, and searching with a prefix first in :mod:`embedlab.two_stage`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from embedlab import progress
+from embedlab.contrastive import info_nce, rank
+from embedlab.metrics import mrr, recall_at_k
+from embedlab.training import as_matrix, check_temperature, gradient_step, one_thread, shuffled_batches
+
+# ----------------------------------------------------------------------------------------
+# 1. Truncation and the Matryoshka loss
+
+
+def check_prefix_dim(dim, full_dim: int) -> int:
+    """``dim`` as an int when it is a prefix length of vectors of ``full_dim`` coordinates
+    (1 ≤ dim ≤ full_dim); a clear ``ValueError`` otherwise."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 1 <= dim <= full_dim:
+        raise ValueError(f"dim must be an integer between 1 and the full dimension {full_dim}, got {dim!r}")
+    return int(dim)
+
+
+def truncate(embeddings, dim: int):
+    """The first ``dim`` coordinates of each embedding, scaled back to length 1.
+
+    For a row e of (n, D) embeddings, truncate(e, m) = e[:m] / ‖e[:m]‖: the (n, m) prefix a
+    Matryoshka model is trained to make useful on its own (Kusupati et al. 2022). Numpy arrays
+    give numpy arrays (float32 stays float32), torch tensors give differentiable tensors. A row
+    whose prefix is all zeros has no direction and is refused. Book: Chapter 5, "How Matryoshka training works".
+
+    >>> truncate(np.array([[3.0, 4.0, 12.0]]), 2).tolist()
+    [[0.6, 0.8]]
+    """
+    is_tensor = isinstance(embeddings, torch.Tensor)
+    matrix = embeddings if is_tensor else np.asarray(embeddings)
+    if matrix.ndim != 2:
+        raise ValueError(f"embeddings must be a matrix of row vectors (n, d), got shape {tuple(matrix.shape)}")
+    dim = check_prefix_dim(dim, matrix.shape[1])
+    prefix = matrix[:, :dim]  # (n, m)
+    norms = prefix.norm(dim=1, keepdim=True) if is_tensor else np.linalg.norm(prefix, axis=1, keepdims=True)
+    if bool((norms == 0).any()):
+        row = int((norms == 0).nonzero()[0][0])
+        raise ValueError(f"row {row} is zero in its first {dim} coordinates: it cannot be scaled to length 1")
+    return prefix / norms
+
+
+def matryoshka_loss(queries, keys, dims, weights=None, temperature: float = 0.05, hard_negatives=None) -> torch.Tensor:
+    """The Matryoshka loss: InfoNCE at several prefix lengths at once, weighted and summed.
+
+    With q_i, k_i the (B, D) query and key embeddings, m ∈ ``dims`` the prefix lengths and w_m
+    their ``weights`` (1 each by default),
+
+        L = Σ_m w_m · InfoNCE(normalize(q[:, :m]), normalize(k[:, :m])),
+
+    each term being :func:`embedlab.info_nce` with temperature τ: keys[i] is the
+    positive of queries[i], the other keys its in-batch negatives, and ``hard_negatives`` (B, d)
+    or (B, h, d) are truncated the same way and seen by every query. Because the first m
+    coordinates must work alone, the model learns to put what matters most first
+    (Kusupati et al. 2022, "Matryoshka Representation Learning"). This is sentence-transformers'
+    ``MatryoshkaLoss(model, MultipleNegativesRankingLoss(model, scale=1/τ), dims, weights)``.
+    Returns a differentiable scalar tensor. Book: Chapter 5, "How Matryoshka training works".
+    """
+    queries, keys = as_matrix(queries, "queries"), as_matrix(keys, "keys")
+    dims = list(dims)
+    weights = [1.0] * len(dims) if weights is None else list(weights)
+    if not dims:
+        raise ValueError("dims is empty: give at least one prefix length")
+    if len(weights) != len(dims):
+        raise ValueError(f"{len(weights)} weights for {len(dims)} dims: give one weight per prefix length")
+    negatives = hard_negatives
+    if negatives is not None and not isinstance(negatives, torch.Tensor):
+        negatives = torch.as_tensor(np.asarray(negatives, dtype=np.float32))
+    loss = 0.0
+    for dim, weight in zip(dims, weights):
+        dim = check_prefix_dim(dim, queries.shape[1])
+        # info_nce normalises rows itself, so the prefixes need no separate normalisation here.
+        loss = loss + weight * info_nce(queries[:, :dim], keys[:, :dim], temperature,
+                                                    None if negatives is None else negatives[..., :dim])
+    return loss
+
+
+# ----------------------------------------------------------------------------------------
+# 2. A projection head trained with and without the Matryoshka loss
+
+
+class ProjectionHead(torch.nn.Module):
+    """A linear map f(e) = W e + b on frozen sentence embeddings (all-MiniLM-L6-v2 in the chapter).
+
+    W starts as the identity and b at 0, so the untrained head *is* the frozen model: whatever
+    it does better after training is learned. A linear map can rotate and rescale but add no
+    information, so training with :func:`matryoshka_loss` can only reorder what MiniLM already
+    knows, most useful directions first. Book: Chapter 5, "Train it".
+    """
+
+    def __init__(self, dim: int = 384):
+        super().__init__()
+        if dim < 1:
+            raise ValueError(f"dim must be at least 1, got {dim}")
+        self.linear = torch.nn.Linear(dim, dim)
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.eye(dim))
+            self.linear.bias.zero_()
+
+    @classmethod
+    def from_pca(cls, fit_embeddings) -> "ProjectionHead":
+        """A head that starts as PCA of ``fit_embeddings`` (n, d): W = the principal axes as rows,
+        largest variance first, b = −W μ, so f(e) = W (e − μ) is :func:`pca_embeddings`.
+
+        The honest head start for Matryoshka training: the first m outputs are already the m
+        directions along which the embeddings vary most, and training only has to move what
+        helps retrieval towards the front ("MRL training starting from PCA order"). Nothing is
+        random (scikit-learn's full SVD). Book: Chapter 5, "Train it".
+        """
+        from sklearn.decomposition import PCA
+
+        fit_embeddings = np.asarray(fit_embeddings, dtype=np.float32)
+        if fit_embeddings.ndim != 2 or len(fit_embeddings) < fit_embeddings.shape[1]:
+            raise ValueError(f"fit_embeddings must be a matrix (n, d) with n >= d, got shape {fit_embeddings.shape}")
+        pca = PCA(svd_solver="full").fit(fit_embeddings)
+        head = cls(fit_embeddings.shape[1])
+        with torch.no_grad():
+            weight = torch.from_numpy(pca.components_.astype(np.float32))  # (d, d), rows = axes
+            head.linear.weight.copy_(weight)
+            head.linear.bias.copy_(-weight @ torch.from_numpy(pca.mean_.astype(np.float32)))
+        return head
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """(B, d) → (B, d)."""
+        return self.linear(embeddings)
+
+
+@dataclass
+class TrainedHead:
+    """What :func:`train_head` returns: the trained head and its history."""
+
+    head: ProjectionHead
+    losses: list  # the loss of every batch, in order
+    seconds: float
+
+
+def train_head(query_embeddings, key_embeddings, dims=None, *, weights=None, epochs: int = 10,
+               batch_size: int = 64, temperature: float = 0.05, learning_rate: float = 3e-4,
+               seed: int = 0, init: str = "identity", progress_bar: bool = True) -> TrainedHead:
+    """Train a :class:`ProjectionHead` on (query, key) embedding pairs with Adam.
+
+    ``key_embeddings[i]`` is the positive of ``query_embeddings[i]`` (both (n, d), frozen model
+    outputs); the same head maps both. ``dims=None`` trains with plain InfoNCE at full
+    dimension (:func:`embedlab.info_nce`); a list of prefix lengths trains with
+    :func:`matryoshka_loss` over them (``weights`` as there). Each epoch shuffles the pairs
+    (with ``seed``) into batches of ``batch_size``, leaving out the remainder, as
+    :func:`embedlab.sentence_encoder.train_encoder` does. ``init`` is where the head starts:
+    ``"identity"`` (the frozen model itself) or ``"pca"`` (:meth:`ProjectionHead.from_pca`
+    fitted on the training queries and keys together, so prefixes start in order of variance);
+    neither involves randomness. Deterministic: PyTorch runs on one thread, so the same arguments give the same
+    head, bit for bit. Book: Chapter 5, "Train it".
+    """
+    check_temperature(temperature)
+    queries = as_matrix(query_embeddings, "query_embeddings").detach().float()
+    keys = as_matrix(key_embeddings, "key_embeddings").detach().float()
+    if queries.shape != keys.shape:
+        raise ValueError(f"query_embeddings {tuple(queries.shape)} and key_embeddings {tuple(keys.shape)} "
+                         "must have the same shape (n, d): one key per query")
+    if len(queries) < 2 or batch_size < 2:
+        raise ValueError(f"need at least 2 pairs and batch_size >= 2, got {len(queries)} pairs, batch_size={batch_size}")
+    if dims is not None:
+        dims = [check_prefix_dim(dim, queries.shape[1]) for dim in dims]
+    if init == "identity":
+        head = ProjectionHead(queries.shape[1])
+    elif init == "pca":
+        head = ProjectionHead.from_pca(torch.cat([queries, keys]).numpy())
+    else:
+        raise ValueError(f"init must be 'identity' or 'pca', got {init!r}")
+    optimizer = torch.optim.Adam(head.parameters(), lr=learning_rate)
+    batches = list(shuffled_batches(len(queries), batch_size, epochs, np.random.default_rng(seed)))
+    losses = []
+    started = time.perf_counter()
+    with one_thread(), progress.bar(description="training the head", unit=" batches",
+                                                 total=len(batches), enabled=progress_bar) as bar:
+        for batch in batches:
+            batch = torch.from_numpy(batch)
+            q, k = head(queries[batch]), head(keys[batch])  # (B, d) each
+            if dims is None:
+                loss = info_nce(q, k, temperature)
+            else:
+                loss = matryoshka_loss(q, k, dims, weights, temperature)
+            gradient_step(optimizer, loss, losses, bar)
+    return TrainedHead(head, losses, time.perf_counter() - started)
+
+
+def apply_head(head: ProjectionHead, embeddings) -> np.ndarray:
+    """The head's outputs (n, d) for embeddings (n, d), float32 numpy, not normalised (truncate
+    first, then normalise: :func:`truncate`). Book: Chapter 5, "Train it"."""
+    with torch.no_grad(), one_thread():
+        return head(as_matrix(embeddings, "embeddings").float()).numpy()
+
+
+def pca_embeddings(fit_embeddings, *embeddings) -> list[np.ndarray]:
+    """The baseline without training: PCA fitted on ``fit_embeddings``, then each array of
+    ``embeddings`` expressed in its components, largest variance first (scikit-learn's ``PCA``).
+
+    PCA components are nested, so the first m coordinates of the result are exactly PCA to m
+    dimensions: :func:`prefix_report` on them compares PCA with Matryoshka prefixes. Nothing
+    is random (a full SVD, as in :meth:`ProjectionHead.from_pca`). Book: Chapter 5, "Train it".
+    """
+    from sklearn.decomposition import PCA
+
+    pca = PCA(svd_solver="full").fit(np.asarray(fit_embeddings, dtype=np.float32))
+    return [pca.transform(np.asarray(e, dtype=np.float32)).astype(np.float32) for e in embeddings]
+
+
+def prefix_report(query_embeddings, doc_embeddings, relevant, dims, k: int = 10) -> pd.DataFrame:
+    """Retrieval quality of the first m coordinates for each m in ``dims``: one row per m with
+    MRR and recall@``k``, ranking every document by cosine of the truncated vectors
+    (:func:`truncate`, :func:`embedlab.rank`). Book: Chapter 5, "Train it".
+    """
+    rows = []
+    for dim in dims:
+        rankings = rank(truncate(query_embeddings, dim), truncate(doc_embeddings, dim))
+        rows.append({"dim": dim, "MRR": mrr(rankings, relevant),
+                     f"recall@{k}": recall_at_k(rankings, relevant, k)})
+    return pd.DataFrame(rows).set_index("dim")

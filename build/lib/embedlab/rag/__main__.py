@@ -1,0 +1,98 @@
+"""The command line: ``python -m embedlab.rag ingest | search | answer | evaluate``; ``--help`` on
+each says more. Book: Chapter 6, "Putting it together".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from embedlab.rag.chunking import ChunkingConfig
+from embedlab.rag.corpora import wikipedia_documents, wikipedia_questions
+from embedlab.rag.evaluation import evaluate_retrievers
+from embedlab.rag.generation import GENERATORS
+from embedlab.rag.pipeline import IngestReport, answer, ingest, search
+from embedlab.rag.retrieval import SEARCH_METHODS, Retriever
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m embedlab.rag",
+                                     description="Semantic search and retrieval-augmented answers (Chapter 6).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    ingest_command = commands.add_parser("ingest", help="build a database from documents")
+    ingest_command.add_argument("source", help="a folder of .txt/.md files, 'wikipedia-sample' or 'help-centre'")
+    ingest_command.add_argument("--db", required=True, help="the database to write (a .db folder)")
+    ingest_command.add_argument("--max-tokens", type=int, default=ChunkingConfig.max_tokens)
+    ingest_command.add_argument("--overlap", type=int, default=ChunkingConfig.overlap)
+    ingest_command.add_argument("--quiet", action="store_true", help="no progress bars")
+    for name, helptext in (("search", "the passages that best match a question"),
+                           ("answer", "an answer with numbered citations")):
+        command = commands.add_parser(name, help=helptext)
+        command.add_argument("question")
+        command.add_argument("--db", required=True, help="a database written by ingest")
+        command.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+        command.add_argument("--method", choices=SEARCH_METHODS, default="hybrid+rerank")
+        command.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    evaluate_command = commands.add_parser("evaluate", help="measure the four search methods on the Wikipedia questions")
+    evaluate_command.add_argument("--max-words", type=int, default=None,
+                                  help="index only the first N words of each article (default: all of it)")
+    evaluate_command.add_argument("--rerank-top", type=int, default=20)
+    commands.choices["search"].add_argument("--where", help='a Milvus filter, e.g. \'title == "Anarchism"\'')
+    commands.choices["answer"].add_argument("--generator", choices=sorted(GENERATORS), default="extractive")
+    return parser
+
+
+def _print_ingest(report: IngestReport) -> None:
+    print(f"ingested {report.documents} documents ({report.chunks} chunks) into {report.db_path} "
+          f"in {report.seconds:.1f} s")
+    for name, reason in report.skipped:
+        print(f"skipped {name}: {reason}")
+
+
+def _print_hits(hits, as_json: bool) -> None:
+    for hit in hits:
+        if as_json:
+            print(json.dumps(hit.as_dict(), ensure_ascii=False))
+        else:
+            preview = " ".join(hit.chunk.text.split())
+            preview = preview if len(preview) <= 300 else preview[:297] + "..."
+            print(f"{hit.rank}. {hit.chunk.title}  (score {hit.score:.4f})\n   {preview}")
+
+
+def main(argv=None) -> int:
+    """``python -m embedlab.rag ingest | search | answer``; ``--help`` on each says more."""
+    args = _parser().parse_args(argv)
+    if args.command not in ("ingest", "evaluate") or getattr(args, "quiet", False):
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Loading weights" each time the model loads
+    try:
+        if args.command == "ingest":
+            config = ChunkingConfig(args.max_tokens, args.overlap)
+            _print_ingest(ingest(args.source, args.db, config, show_progress=not args.quiet))
+        elif args.command == "evaluate":
+            documents = wikipedia_documents(args.max_words)
+            retriever = Retriever.from_documents(documents, show_progress=True)
+            report = evaluate_retrievers(retriever, wikipedia_questions(), documents, rerank_top=args.rerank_top,
+                                         show_progress=True)
+            print(f"{len(retriever.chunks):,} chunks from {len(documents)} articles")
+            print(report.round(3).to_string())
+        elif args.command == "search":
+            _print_hits(search(args.question, args.db, args.k, args.method, args.where), args.json)
+        else:
+            result = answer(args.question, args.db, GENERATORS[args.generator](), args.k, args.method)
+            if args.json:
+                print(json.dumps({"answer": result.text, "sources": [hit.as_dict() for hit in result.hits]},
+                                 ensure_ascii=False))
+            else:
+                print(result.text + "\n")
+                _print_hits(result.hits, as_json=False)
+    except (ImportError, OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

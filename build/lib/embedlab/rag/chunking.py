@@ -1,0 +1,156 @@
+"""Chunking: cut documents into overlapping windows of tokens that end at sentence ends and never
+split a word, so that each window fits the encoder. Book: Chapter 6, "Chunking".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from embedlab import progress
+from embedlab.encoders import minilm_tokenizer
+from embedlab.text import sentence_ends, word_spans
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of one document: ``text == document.text[start:end]`` (character offsets).
+
+    ``index`` numbers the chunks of a document from 0; ``chunk_id`` is ``"doc_id#index"``.
+    """
+
+    doc_id: str
+    title: str
+    index: int
+    start: int
+    end: int
+    text: str
+    source: str = ""
+
+    @property
+    def chunk_id(self) -> str:
+        return f"{self.doc_id}#{self.index}"
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How documents are cut. ``max_tokens`` and ``overlap`` count the tokens of ``tokenizer``
+    (``"words"``: whitespace-separated words; ``"minilm"``: all-MiniLM-L6-v2's WordPiece tokens)."""
+
+    max_tokens: int = 128
+    overlap: int = 16
+    tokenizer: str = "minilm"
+
+
+def _word_token_counts(text: str, spans: np.ndarray, tokenizer) -> np.ndarray:
+    """How many tokens of ``tokenizer`` fall in each word ``spans[i] = (start, end)``: one tokenizer
+    call over the whole text, each token assigned to the word where it starts."""
+    if tokenizer is None:
+        return np.ones(len(spans), dtype=np.int64)
+    # verbose=False: no warning that the text is longer than the model reads; that is why we cut it.
+    encoding = tokenizer(text, add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False)
+    token_starts = np.array([start for start, _ in encoding["offset_mapping"]], dtype=np.int64)
+    owner = np.searchsorted(spans[:, 0], token_starts, side="right") - 1
+    return np.bincount(owner[owner >= 0], minlength=len(spans))
+
+
+def _windows(costs: np.ndarray, sentence_ends: np.ndarray, max_tokens: int, overlap: int) -> list[tuple[int, int]]:
+    """Word windows ``(first, stop)`` over words of the given token ``costs``.
+
+    Greedy: a window takes as many words as fit in ``max_tokens``, then gives back words to end at
+    the last sentence end that keeps it at least half full. The next window starts at most
+    ``overlap`` tokens before the end of the previous one: at the first sentence start that
+    close (which is where the previous window ended, when it ended at a sentence end: no
+    sentence was cut, so none needs repeating), else at the word that gives the longest overlap
+    that fits. A word of more than ``max_tokens`` tokens gets a window of its own.
+    """
+    n = len(costs)
+    prefix = np.concatenate([[0], np.cumsum(costs)])  # prefix[j] = tokens in words 0 … j−1
+    windows, first = [], 0
+    while first < n:
+        stop = max(first + 1, int(np.searchsorted(prefix, prefix[first] + max_tokens, side="right")) - 1)
+        if stop < n:
+            ends = np.flatnonzero(sentence_ends[first:stop]) + first + 1  # candidate stops after a sentence end
+            ends = ends[prefix[ends] - prefix[first] >= max_tokens / 2]
+            if len(ends):
+                stop = int(ends[-1])
+        windows.append((first, stop))
+        if stop == n:
+            break
+        earliest = max(first + 1, int(np.searchsorted(prefix, prefix[stop] - overlap, side="left")))
+        starts = [j for j in range(earliest, stop + 1) if sentence_ends[j - 1]]
+        first = starts[0] if starts else earliest
+        if prefix[stop + 1] - prefix[first] > max_tokens:  # no room for a new word after the overlap
+            first = stop
+    return windows
+
+
+def chunk_text(text: str, max_tokens: int = 128, overlap: int = 16, tokenizer=None) -> list[tuple[int, int]]:
+    """Cut ``text`` into overlapping windows of at most ``max_tokens`` tokens: ``(start, end)``
+    character offsets, in order.
+
+    Words are runs of non-space characters, and a window always holds whole words: every word
+    of the text is in at least one window, and consecutive windows share at most ``overlap``
+    tokens. A window ends at the last sentence end that keeps it at least half full, when there
+    is one, and the next then starts right after it; a window that had to cut a sentence is
+    followed by one that starts up to ``overlap`` tokens earlier, so that the cut sentence keeps
+    some context (at a sentence start, when one is that close). A single word longer than
+    ``max_tokens`` tokens (a long URL) is a window of its own, longer than the limit: the model
+    truncates it, but nothing is lost from the others.
+
+    ``tokenizer`` counts tokens: ``None`` counts words, a Hugging Face fast tokenizer (such as
+    ``load_minilm().tokenizer``) counts the model's tokens, so that a window fits the model: MiniLM
+    reads at most 256 tokens and was trained on 128. An empty or blank text has no windows.
+    Book: Chapter 6, "Chunking".
+
+    >>> text = "One two three four five six. Seven eight."
+    >>> [text[s:e] for s, e in chunk_text(text, max_tokens=4, overlap=1)]
+    ['One two three four', 'four five six.', 'Seven eight.']
+    """
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+    if not 0 <= 2 * overlap < max_tokens:
+        raise ValueError(f"overlap must be at least 0 and less than half of max_tokens ({max_tokens}), got {overlap}")
+    spans = word_spans(text)
+    if not len(spans):
+        return []
+    costs = _word_token_counts(text, spans, tokenizer)
+    windows = _windows(costs, sentence_ends(text, spans), max_tokens, overlap)
+    return [(int(spans[first, 0]), int(spans[stop - 1, 1])) for first, stop in windows]
+
+
+def chunking_tokenizer(config: ChunkingConfig):
+    """The tokenizer ``config.tokenizer`` names: ``None`` for ``"words"``, MiniLM's for ``"minilm"``
+    (read from the files of the installed model package; the model itself is not loaded)."""
+    if config.tokenizer == "words":
+        return None
+    if config.tokenizer == "minilm":
+        return minilm_tokenizer()
+    raise ValueError(f"unknown chunking tokenizer {config.tokenizer!r}; choose 'words' or 'minilm'")
+
+
+def chunk_overlaps(spans) -> list[int]:
+    """For each chunk (start, end) of :func:`chunk_text`, how many of its first characters repeat
+    the end of the chunk before it: max(0, previous end − start), 0 for the first chunk. What the
+    chapter greys out to show the overlap. Book: Chapter 6, "Chunking".
+
+    >>> chunk_overlaps([(0, 10), (7, 20), (20, 25)])
+    [0, 3, 0]
+    """
+    overlaps, previous_end = [], None
+    for start, end in spans:
+        overlaps.append(0 if previous_end is None else max(0, previous_end - start))
+        previous_end = end
+    return overlaps
+
+
+def chunk_documents(documents, config: ChunkingConfig = ChunkingConfig(), show_progress: bool = False) -> list[Chunk]:
+    """The chunks of every document, in order (:func:`chunk_text`); empty documents give none."""
+    tokenizer = chunking_tokenizer(config)
+    chunks = []
+    for document in progress.bar(documents, "chunking", " documents", enabled=show_progress):
+        for index, (start, end) in enumerate(chunk_text(document.text, config.max_tokens, config.overlap, tokenizer)):
+            chunks.append(Chunk(document.doc_id, document.title, index, start, end, document.text[start:end],
+                                document.source))
+    return chunks

