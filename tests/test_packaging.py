@@ -50,3 +50,27 @@ print(len(data.toy_vectors()), len(data.embedding_models()), len(corpora.help_ce
     assert result.returncode == 0, result.stderr[-2000:]
     counts = [int(n) for n in result.stdout.split()]
     assert counts[4] == 189 and all(n > 0 for n in counts)
+
+
+def _pins(lines) -> dict:
+    pins = {}
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_the_chapters_extra_pins_what_requirements_pin():
+    """Colab and Binder install ``embedlab[chapters]``: the same versions as a local install."""
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["chapters"]
+    pinned = _pins((ROOT / "requirements.txt").read_text().splitlines())
+    extra_pins = _pins(extra)
+    assert extra_pins, "the extra pins its packages"
+    assert {name: pinned.get(name) for name in extra_pins} == extra_pins
+    from packaging.version import Version
+
+    assert "torch>=2.6" in extra and Version(pinned["torch"]) >= Version("2.6")

@@ -219,3 +219,19 @@ def truncation_probe(encoder, title: str, text: str, n_words: int = 150):
         "numbers in its embedding": [v.size for v in vectors],
         "cosine to the whole article": np.asarray(cosine_similarity(vectors, vectors[-1]), dtype=np.float64),
     })
+
+
+def nearest_neighbour_agreement(points, groups) -> float:
+    """Share of points whose nearest other point (Euclidean) belongs to the same group.
+
+    A number for "the topics come out as groups" on a 2-D map (:func:`project_2d`): 1 when every
+    point's closest neighbour shares its group; about Σ_g (n_g − 1) / (n − 1) · n_g / n for a map
+    with no structure (for five equal groups of eight, 0.18). Book: Chapter 1, "The embedding space".
+    """
+    points = np.asarray(points, dtype=np.float64)
+    groups = np.asarray(groups)
+    if points.ndim != 2 or len(points) != len(groups) or len(points) < 2:
+        raise ValueError(f"need one group per point and at least two points, got {points.shape} and {len(groups)} groups")
+    distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=-1)
+    np.fill_diagonal(distances, np.inf)
+    return float(np.mean(groups[distances.argmin(axis=1)] == groups))

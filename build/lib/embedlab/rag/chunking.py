@@ -130,6 +130,24 @@ def chunking_tokenizer(config: ChunkingConfig):
     raise ValueError(f"unknown chunking tokenizer {config.tokenizer!r}; choose 'words' or 'minilm'")
 
 
+def token_counts(texts, tokenizer=None) -> list[int]:
+    """How many tokens each text holds as :func:`chunk_text` counts them (no [CLS] or [SEP]):
+    words (runs of non-space characters) with ``tokenizer=None``, else the tokens of
+    ``tokenizer`` (MiniLM's WordPiece, :func:`chunking_tokenizer`). A chunk of ``max_tokens``
+    holds at most that many, unless one word alone is longer. Book: Chapter 6, "Chunking".
+
+    >>> token_counts(["One two three.", ""])
+    [3, 0]
+    """
+    texts = list(texts)
+    if tokenizer is None:
+        return [len(text.split()) for text in texts]
+    if not texts:
+        return []
+    encoding = tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)
+    return [len(ids) for ids in encoding["input_ids"]]
+
+
 def chunk_overlaps(spans) -> list[int]:
     """For each chunk (start, end) of :func:`chunk_text`, how many of its first characters repeat
     the end of the chunk before it: max(0, previous end − start), 0 for the first chunk. What the

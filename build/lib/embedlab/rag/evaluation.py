@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from embedlab import progress
+from embedlab.bm25 import BM25Index
 from embedlab.encoders import encode, encode_with_tokens, load_minilm, minilm_tokenizer
 from embedlab.metrics import recall_at_k, report_by_kind, rows_by_kind
 from embedlab.rag.chunking import ChunkingConfig, chunk_documents
@@ -206,3 +207,80 @@ def domain_summary(report: pd.DataFrame) -> pd.DataFrame:
     shares = grouped[["all domains", "query (domain)", "filtered"]].mean()
     shares.index = [f"{kind} ({count} queries)" for kind, count in grouped.size().items()]
     return shares
+
+
+def question_set_statistics(questions: pd.DataFrame, documents) -> dict:
+    """What the evaluation set holds, counted from the data: ``questions``, ``paraphrases`` and
+    ``keyword`` questions; ``articles`` (how many of the ``documents`` answer at least one question)
+    and ``documents``; ``shared terms (paraphrase)`` and ``shared terms (keyword)``, the mean number
+    of distinct BM25 terms (lower-cased words, English stop words removed:
+    :meth:`embedlab.bm25.BM25Index.tokenize`) that a question shares with its quoted passage; and
+    ``last passage word``, the largest number of words (runs of non-space characters) from an
+    article's start to the end of its passage. ``documents`` are whole articles (or their
+    beginnings); a passage must lie in its article. Book: Chapter 6, "Indexing the Wikipedia sample".
+
+    >>> import pandas as pd
+    >>> from embedlab.rag.corpora import Document
+    >>> table = pd.DataFrame({"question": ["Who founded the city?"], "passage": ["Rome was founded by Romulus."],
+    ...                       "first_title": ["Rome"], "relevant_titles": [{"Rome"}], "kind": ["keyword"]})
+    >>> stats = question_set_statistics(table, [Document("Rome", "Rome", "Rome was founded by Romulus. It grew.", "")])
+    >>> stats["shared terms (keyword)"], stats["last passage word"]
+    (1.0, 5)
+    """
+    texts = {document.doc_id: document.text for document in documents}
+    shared, last_word = [], 0
+    for row in questions.itertuples(index=False):
+        text = texts[row.first_title]
+        start = text.find(row.passage)
+        if start < 0:
+            raise ValueError(f"the passage of {row.question!r} is not in the article {row.first_title!r}")
+        last_word = max(last_word, len(text[: start + len(row.passage)].split()))
+        shared.append(len(set(BM25Index.tokenize(row.question)) & set(BM25Index.tokenize(row.passage))))
+    shared = pd.Series(shared, index=questions.index)
+    kinds = questions["kind"]
+    return {"questions": len(questions), "paraphrases": int((kinds == "paraphrase").sum()),
+            "keyword": int((kinds == "keyword").sum()), "documents": len(texts),
+            "articles": len(set().union(*questions["relevant_titles"]) & set(texts)),
+            "shared terms (paraphrase)": float(shared[kinds == "paraphrase"].mean()),
+            "shared terms (keyword)": float(shared[kinds == "keyword"].mean()), "last passage word": last_word}
+
+
+def corpus_trained_encoder(word_vectors, articles, extra_texts=(), passages_per_article: int = 12,
+                           passage_words: int = 60, seed: int = 0):
+    """Chapter 4's small sentence encoder, trained without labels on the corpus it will search:
+    inverse-cloze pairs (a sentence and the passage it was taken from, Lee, Chang & Toutanova 2019)
+    from every one of ``articles`` (:func:`embedlab.inverse_cloze.inverse_cloze_pairs`, with the
+    arguments of :func:`embedlab.inverse_cloze.book_experiment`, but holding no article out: the
+    index is the training text), then :func:`embedlab.sentence_encoder.train_encoder` with its
+    in-batch InfoNCE loss. The vocabulary covers the pairs and ``extra_texts`` (the chunks and
+    questions it will encode; word vectors are fixed, so this leaks no label). Returns the trained
+    :class:`~embedlab.sentence_encoder.WordVectorEncoder`. Book: Chapter 6, "Choosing an embedding model".
+    """
+    from embedlab import inverse_cloze, sentence_encoder
+
+    pairs = inverse_cloze.inverse_cloze_pairs(articles, passage_words, max_passages_per_article=passages_per_article,
+                                              seed=seed)
+    texts = [p.query for p in pairs] + [p.passage for p in pairs] + list(extra_texts)
+    encoder = sentence_encoder.build_encoder(word_vectors, texts, seed=seed)
+    return sentence_encoder.train_encoder(encoder, pairs, seed=seed, progress_bar=False).encoder
+
+
+def compare_encoders(chunks, questions: pd.DataFrame, encoders: dict, chunk_vectors: dict | None = None,
+                     speed_texts: int = 32) -> pd.DataFrame:
+    """Dense retrieval on the same ``chunks`` and ``questions`` with each encoder of ``encoders``
+    (name -> function from a list of texts to unit rows): one row per encoder with
+    :func:`dense_report`'s recall@5, recall@5 (paraphrase), MRR and nDCG@10, and ``chunks per
+    second``, :func:`encoding_speed` on the first ``speed_texts`` chunk inputs
+    (:func:`embedding_input`). ``chunk_vectors`` maps a name to chunk embeddings already computed
+    (the index's own), used instead of encoding the chunks again. Book: Chapter 6, "Choosing an
+    embedding model".
+    """
+    chunk_vectors = chunk_vectors or {}
+    chunk_texts = [embedding_input(chunk) for chunk in chunks]
+    question_texts = list(questions["question"])
+    rows = {}
+    for name, encode_texts in encoders.items():
+        vectors = chunk_vectors[name] if name in chunk_vectors else encode_texts(chunk_texts)
+        rows[name] = {**dense_report(chunks, vectors, encode_texts(question_texts), questions),
+                      "chunks per second": encoding_speed(encode_texts, chunk_texts[:speed_texts])}
+    return pd.DataFrame(rows).T

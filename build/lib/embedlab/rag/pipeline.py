@@ -36,6 +36,12 @@ class Trace:
     prompt: str
     answer: str
 
+    @property
+    def query_norm(self) -> float:
+        """The Euclidean length of the question's embedding: 1 for MiniLM's normalised output, so
+        that its inner products with the chunks' unit vectors are cosines."""
+        return float(np.linalg.norm(self.query_vector))
+
 
 def trace(retriever: Retriever, question: str, generator: Generator | None = None, k: int = 3,
           rerank_top: int = 20) -> Trace:
