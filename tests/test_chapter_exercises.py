@@ -10,6 +10,8 @@ import pytest
 CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
 SOLUTION_CODE = re.compile(r"````\{solution\}.*?```python\n(.*?)```", re.DOTALL)
 WRONG_ANSWER = "a wrong answer"
+#: The first line of the cell book/twins.py puts first in every twin (installs the book in Colab).
+SETUP_MARKER = "# Colab and Binder: install"
 
 
 def exercises(notebook: Path):
@@ -26,9 +28,11 @@ def exercises(notebook: Path):
 
 
 def chapter_namespace(notebook: Path) -> dict:
-    """The names a chapter's exercises use: everything its first code cell defines."""
+    """The names a chapter's exercises use: everything its first code cell defines (after the
+    install cell of Colab and Binder)."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    setup = next("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    setup = next("".join(c["source"]) for c in cells if c["cell_type"] == "code"
+                 and not "".join(c["source"]).startswith(SETUP_MARKER))
     namespace = {}
     exec(setup, namespace)
     return namespace

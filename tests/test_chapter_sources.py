@@ -52,10 +52,12 @@ def test_regenerating_twins_keeps_cell_ids():
 @pytest.mark.parametrize("source", SOURCES, ids=[s.stem for s in SOURCES])
 def test_cell_tags_survive_the_round_trip(source):
     twin = json.loads(source.with_suffix(".ipynb").read_text(encoding="utf-8"))
+    setup, *cells = twin["cells"]
+    assert "".join(setup["source"]).startswith(twins.SETUP_MARKER) and setup["metadata"]["tags"] == ["remove-cell"]
     from_text = jupytext.read(source)
-    assert [c.cell_type for c in from_text.cells] == [c["cell_type"] for c in twin["cells"]]
-    assert [c.metadata.get("tags", []) for c in from_text.cells] == [c["metadata"].get("tags", []) for c in twin["cells"]]
-    assert any("remove-cell" in c["metadata"].get("tags", []) for c in twin["cells"]), "the hidden checks are tagged"
+    assert [c.cell_type for c in from_text.cells] == [c["cell_type"] for c in cells]
+    assert [c.metadata.get("tags", []) for c in from_text.cells] == [c["metadata"].get("tags", []) for c in cells]
+    assert any("remove-cell" in c["metadata"].get("tags", []) for c in cells), "the hidden checks are tagged"
 
 
 def test_tags_written_in_markdown_reach_the_twin(tmp_path):
@@ -68,7 +70,7 @@ def test_tags_written_in_markdown_reach_the_twin(tmp_path):
         "```{code-cell}\n:tags: [hide-output]\nprint(x)\n```\n\n"
         "```{code-cell}\n:tags: [hide-input, remove-output]\nx + 1\n```\n",
         encoding="utf-8")
-    cells = json.loads(twins.twin_text(source))["cells"]
+    _, *cells = json.loads(twins.twin_text(source))["cells"]
     assert [c["metadata"].get("tags") for c in cells] == [None, ["remove-cell"], ["hide-output"],
                                                          ["hide-input", "remove-output"]]
     assert cells[1]["source"] == ["x = 1"]
