@@ -86,7 +86,7 @@ def test_the_book_builds_each_chapter_from_its_twin():
     for source in SOURCES:
         page = (BOOK / "chapters" / f"{source.stem}.html").read_text(encoding="utf-8")
         assert f'href="../_sources/chapters/{source.stem}.ipynb"' in page
-        assert f"colab.research.google.com/github/" in page and f"/chapters/{source.stem}.ipynb" in page
+        assert "colab.research.google.com/github/" in page and f"/chapters/{source.stem}.ipynb" in page
         assert f"{source.stem}.md" not in page
         assert not (BOOK / "_sources" / "chapters" / f"{source.stem}.md").exists()
 

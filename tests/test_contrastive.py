@@ -588,3 +588,75 @@ def test_book_experiment_trains_and_tests_on_disjoint_articles():
     assert experiment.test == inverse_cloze.ict_retrieval_set(heldout, 40, max_passages_per_article=3, seed=2)
     assert not {p.title for p in experiment.pairs} & {a.title for a in heldout}
     assert len(experiment.test.queries) == len(experiment.test.documents) > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The push on one negative, the projected path and the noise of an MRR
+
+
+def test_push_on_negative_is_the_softmax_probability_over_temperature_by_hand_and_by_autograd():
+    """Hand-worked: s₊ = 0.8, s = 0.5, another negative at 0.1, τ = 0.1 give logits 8, 5, 1 and
+    p = e^5 / (e^8 + e^5 + e^1) = 0.0473847..., so the push is p / τ = 0.473847...; autograd of
+    −log softmax agrees at several s, and the ratio of pushes from s = 0 to s = s₊ = 0.8 at
+    τ = 0.05 (another negative at 0) is (e^16 + 2) / (2 + e^−16) ≈ ½ e^16, not e^16."""
+    assert contrastive.push_on_negative(0.8, 0.5, 0.1, [0.1]) == pytest.approx(
+        10 * math.exp(5) / (math.exp(8) + math.exp(5) + math.exp(1)), rel=1e-12)
+    s = torch.tensor([-0.3, 0.0, 0.4, 0.8, 0.95], dtype=torch.float64, requires_grad=True)
+    for i in range(len(s)):
+        logits = torch.stack([torch.tensor(0.8, dtype=torch.float64), s[i], torch.tensor(0.0, dtype=torch.float64)]) / 0.05
+        (gradient,) = torch.autograd.grad(-torch.log_softmax(logits, 0)[0], s)
+        assert contrastive.push_on_negative(0.8, s[i].item(), 0.05, [0.0]) == pytest.approx(gradient[i].item(), rel=1e-9)
+    ratio = contrastive.push_on_negative(0.8, 0.8, 0.05, [0.0]) / contrastive.push_on_negative(0.8, 0.0, 0.05, [0.0])
+    assert ratio == pytest.approx((math.exp(16) + 2) / (2 + math.exp(-16)), rel=1e-9)
+    assert ratio < math.exp(16) / 1.9  # the negative control: e^(0.8/0.05) overstates it twofold
+    assert contrastive.push_on_negative(0.8, [0.0, 0.5], 0.05, [0.0]).shape == (2,)
+    with pytest.raises(ValueError):
+        contrastive.push_on_negative(0.8, 0.5, 0.0)
+
+
+def test_push_on_negative_equals_similarity_gradients_and_differs_with_the_temperature_multiplied():
+    result = contrastive.similarity_gradients(0.6, [0.55, 0.2, -0.1], 0.05)
+    assert contrastive.push_on_negative(0.6, 0.55, 0.05, [0.2, -0.1]) == pytest.approx(result.gradients[1], rel=1e-12)
+    wrong = np.exp(np.array([0.6, 0.55, 0.2, -0.1]) * 0.05)  # τ multiplied instead of divided
+    assert contrastive.push_on_negative(0.6, 0.55, 0.05, [0.2, -0.1]) != pytest.approx(wrong[1] / wrong.sum() / 0.05, rel=1e-3)
+
+
+def test_project_steps_is_one_pca_of_all_steps_with_limits_around_every_point():
+    rng = np.random.default_rng(0)
+    path = contrastive.contrastive_steps(rng.normal(size=8), rng.normal(size=8), rng.normal(size=(3, 8)), steps=4,
+                                         temperature=0.1, learning_rate=0.5)
+    projected = contrastive.project_steps(path, margin=0.1)
+    assert projected.points.shape == (5, 5, 2)
+    flat = path.embeddings.reshape(-1, 8)
+    centred = flat - flat.mean(axis=0)
+    axes = np.linalg.svd(centred, full_matrices=False)[2][:2]  # by hand: the two leading right singular vectors
+    by_hand = (centred @ axes.T).reshape(5, 5, 2)
+    assert np.allclose(np.abs(projected.points), np.abs(by_hand), atol=1e-5)  # PCA axes are defined up to sign
+    for i in (0, 1):
+        assert projected.limits[i] == pytest.approx((by_hand[..., i].min() - 0.1, by_hand[..., i].max() + 0.1), abs=1e-5) \
+            or projected.limits[i] == pytest.approx((-by_hand[..., i].max() - 0.1, -by_hand[..., i].min() + 0.1), abs=1e-5)
+    per_step = np.stack([np.abs((flat.reshape(5, 5, 8)[t] - flat.reshape(5, 5, 8)[t].mean(0)) @ axes.T) for t in range(5)])
+    assert not np.allclose(np.abs(projected.points), per_step, atol=1e-3)  # not one PCA per step
+
+
+def test_mrr_standard_error_is_the_standard_error_of_the_reciprocal_ranks():
+    """Hand-worked: reciprocal ranks 1, 1/2, 1/4, 0 (the last query's document is never ranked):
+    mean 0.4375, sample sd 0.4270, SE = sd / 2 = 0.21347...; scipy's sem agrees."""
+    rankings = [[7, 1], [1, 7], [3, 4, 5, 7], [3, 4]]
+    relevant = [{7}, {7}, {7}, {7}]
+    assert metrics.mrr(rankings, relevant) == pytest.approx(0.4375)
+    assert contrastive.mrr_standard_error(rankings, relevant) == pytest.approx(stats.sem([1, 0.5, 0.25, 0]), rel=1e-12)
+    assert contrastive.mrr_standard_error(rankings, relevant) == pytest.approx(0.213478, abs=1e-6)
+    assert contrastive.mrr_standard_error(rankings, relevant) != pytest.approx(np.std([1, 0.5, 0.25, 0]) / 2, rel=1e-3)  # ddof=0
+    with pytest.raises(ValueError, match="at least 2 queries"):
+        contrastive.mrr_standard_error([[1]], [{1}])
+
+
+def test_paired_similarities_are_sklearns_row_by_row_cosines_not_the_whole_matrix():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 7)), rng.normal(size=(5, 7))
+    by_sklearn = np.diag(cosine_similarity(a, b))
+    assert np.allclose(contrastive.paired_similarities(a, b), by_sklearn, atol=1e-6)
+    assert not np.allclose(contrastive.paired_similarities(a, b), cosine_similarity(a, b).mean(axis=1), atol=1e-3)
+    with pytest.raises(ValueError, match="same shape"):
+        contrastive.paired_similarities(a, b[:4])

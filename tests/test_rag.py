@@ -705,3 +705,100 @@ def test_domain_summary_averages_by_query_type():
     assert list(summary.index) == ["bare word (3 queries)", "short phrase (2 queries)"]
     np.testing.assert_allclose(summary["all domains"], [(0.2 + 0.4 + 0.0) / 3, (0.6 + 0.8) / 2])
     np.testing.assert_allclose(summary["query (domain)"], [(0.4 + 0.4 + 0.2) / 3, (1.0 + 0.6) / 2])
+
+
+# ----------------------------------------------------------------------------------------
+# Chapter 6's numbers, computed by the library (issue 16)
+
+
+def test_token_counts_count_words_or_minilm_wordpieces_without_special_tokens(tokenizer):
+    assert chunking.token_counts(["One two three.", "  ", "naïve café"]) == [3, 0, 2]
+    # WordPiece by hand: "the", "cat", "sat", "." and "e", "-", "401", "##2" (no [CLS] or [SEP])
+    assert chunking.token_counts(["The cat sat.", "E-4012"], tokenizer) == [4, len(tokenizer.tokenize("E-4012"))]
+    assert chunking.token_counts(["The cat sat."], tokenizer) != [len(tokenizer("The cat sat.")["input_ids"])]  # 6 with them
+    assert chunking.token_counts([], tokenizer) == []
+    # the chunker's windows hold at most max_tokens tokens as token_counts counts them
+    text = next(d.text for d in corpora.wikipedia_documents(max_words=300) if d.title == "Autism")
+    spans = chunking.chunk_text(text, 64, 8, tokenizer)
+    assert max(chunking.token_counts([text[s:e] for s, e in spans], tokenizer)) <= 64
+
+
+def test_trace_query_norm_is_the_euclidean_length_of_the_query_vector():
+    trace = pipeline.Trace("q", 1, np.array([3.0, 4.0]), [], [], [], [], "", "")
+    assert trace.query_norm == 5.0  # the 3-4-5 triangle, not the sum of the entries (7)
+
+
+def test_question_set_statistics_hand_example_and_the_documented_sizes():
+    """Hand example: "Who founded Rome?" shares one term, "founded", with its passage "It was
+    founded by Romulus." ("who" is a stop word, "rome" is not in the passage); the paraphrase "the
+    twins' city" shares none with "Rome is old.". The farther passage ends at word 8 of its
+    article: "Rome is old." is 3 words, the passage 5 more."""
+    from embedlab.rag.corpora import Document
+
+    documents = [Document("Rome", "Rome", "Rome is old. It was founded by Romulus. More text.", ""),
+                 Document("Paris", "Paris", "Paris is in France.", "")]
+    table = pd.DataFrame({"question": ["Who founded Rome?", "the twins' city"],
+                          "passage": ["It was founded by Romulus.", "Rome is old."], "first_title": ["Rome", "Rome"],
+                          "relevant_titles": [{"Rome"}, {"Rome"}], "kind": ["keyword", "paraphrase"]})
+    stats = evaluation.question_set_statistics(table, documents)
+    assert stats == {"questions": 2, "paraphrases": 1, "keyword": 1, "documents": 2, "articles": 1,
+                     "shared terms (paraphrase)": 0.0, "shared terms (keyword)": 1.0, "last passage word": 8}
+    with pytest.raises(ValueError, match="is not in the article"):
+        evaluation.question_set_statistics(table.assign(passage=["Founded by Remus.", "Rome is old."]), documents)
+    # the real set, as data/SOURCES.md documents it: 189 questions (87 paraphrased) over 105 of 106 articles
+    real = evaluation.question_set_statistics(corpora.wikipedia_questions(), corpora.wikipedia_documents(max_words=400))
+    assert (real["questions"], real["paraphrases"], real["keyword"], real["articles"], real["documents"]) == (189, 87, 102, 105, 106)
+    assert real["last passage word"] <= 400 and real["shared terms (paraphrase)"] < 1 < real["shared terms (keyword)"]
+
+
+def test_index_storage_counts_float32_vectors_and_float16_token_vectors(help_retriever):
+    storage = retrieval.index_storage(help_retriever)
+    n_chunks = len(help_retriever.chunks)
+    tokens = sum(len(t) for t in help_retriever.token_vectors)
+    assert storage == {"vectors": n_chunks * 384 * 4, "token vectors": tokens * 384 * 2}
+    without = retrieval.Retriever(help_retriever.chunks, help_retriever.vectors)
+    assert retrieval.index_storage(without) == {"vectors": n_chunks * 384 * 4, "token vectors": 0}
+
+
+def test_compare_encoders_scores_each_encoder_like_dense_report_and_reuses_given_vectors():
+    chunks = [chunking.Chunk("A", "A", 0, 0, 1, "alpha"), chunking.Chunk("B", "B", 0, 0, 1, "beta")]
+    questions = pd.DataFrame({"question": ["alpha?", "beta?"], "relevant_titles": [{"A"}, {"A"}],
+                              "kind": ["keyword", "paraphrase"]})
+
+    def letters(texts):  # unit vectors: the letter a text is about
+        return np.array([[1.0, 0.0] if "alpha" in t else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+    def constant(texts):  # every text the same vector: ties keep the chunks' order, A first
+        return np.tile(np.array([[1.0, 0.0]], dtype=np.float32), (len(texts), 1))
+
+    table = evaluation.compare_encoders(chunks, questions, {"letters": letters, "constant": constant},
+                                        chunk_vectors={"constant": np.eye(2, dtype=np.float32)[::-1]}, speed_texts=2)
+    assert list(table.columns) == ["recall@5", "recall@5 (paraphrase)", "MRR", "nDCG@10", "chunks per second"]
+    # letters: "alpha?" finds A first, "beta?" finds B first and A second: MRR (1 + 1/2) / 2
+    assert table.loc["letters", "MRR"] == pytest.approx(0.75)
+    assert table.loc["letters", "MRR"] == evaluation.dense_report(chunks, letters(["A\nalpha", "B\nbeta"]),
+                                                                  letters(questions["question"]), questions)["MRR"]
+    # the given vectors put B = (1, 0) first for both questions: MRR 1/2; had the chunks been encoded
+    # by the constant encoder, the tie would have put A first (MRR 1)
+    assert table.loc["constant", "MRR"] == pytest.approx(0.5)
+    assert (table["chunks per second"] > 0).all()
+
+
+def test_corpus_trained_encoder_is_seeded_and_learns_from_the_corpus():
+    articles = data.wikipedia_sample()[:4]
+    glove = data.load_glove()
+    first = evaluation.corpus_trained_encoder(glove, articles, seed=0)
+    again = evaluation.corpus_trained_encoder(glove, articles, seed=0)
+    from embedlab import sentence_encoder
+
+    texts = [articles[0].text[:200], articles[1].text[:200]]
+    vectors = sentence_encoder.encode(first, texts)
+    np.testing.assert_allclose(vectors, sentence_encoder.encode(again, texts), atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    untrained = sentence_encoder.build_encoder(glove, texts, seed=0)
+    assert not np.allclose(vectors, sentence_encoder.encode(untrained, texts), atol=1e-3)  # training changed it
+
+
+def test_citations_are_the_bracketed_passage_numbers_once_each_in_order():
+    assert generation.citations("Proudhon [2] wrote it in 1840 [1], as [2] says.") == [1, 2]
+    assert generation.citations("No source; see (1) or 1.") == []  # parentheses and bare numbers are not citations

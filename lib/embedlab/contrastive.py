@@ -3,13 +3,16 @@ negatives come from.
 
 The pieces, in the order the chapter builds them:
 
-1. cosine similarity matrices and the InfoNCE loss (:func:`similarity_matrix`, :func:`info_nce`),
+1. cosine similarity matrices and the InfoNCE loss (:func:`similarity_matrix`, :func:`paired_similarities`,
+   :func:`info_nce`),
    equal in value and gradient to sentence-transformers' ``MultipleNegativesRankingLoss``;
-2. the force each candidate feels (:func:`similarity_gradients`, :func:`gradient_table`) and a few
-   real optimisation steps on real embeddings (:func:`contrastive_steps`);
+2. the force each candidate feels (:func:`similarity_gradients`, :func:`push_on_negative`,
+   :func:`gradient_table`) and a few real optimisation steps on real embeddings
+   (:func:`contrastive_steps`, drawn with :func:`project_steps`);
 3. negatives: in the batch, mined with BM25, mined with a stronger model
    (:func:`in_batch_negatives`, :func:`mine_bm25_negatives`, :func:`mine_model_negatives`);
-4. ranking documents by cosine, for the retrieval metrics of :mod:`embedlab.metrics` (:func:`rank`);
+4. ranking documents by cosine, for the retrieval metrics of :mod:`embedlab.metrics` (:func:`rank`),
+   and the noise of an MRR (:func:`mrr_standard_error`);
 5. document similarity against human ratings (Lee et al. 2005; :func:`lee_correlation`).
 
 Training pairs without labels are in :mod:`embedlab.inverse_cloze`, the small encoder the
@@ -28,6 +31,8 @@ import torch.nn.functional as F
 
 from embedlab import data
 from embedlab.bm25 import bm25_scores
+from embedlab.metrics import mrr
+from embedlab.representation import project_2d
 from embedlab.training import as_matrix, check_temperature
 
 # ----------------------------------------------------------------------------------------
@@ -46,6 +51,20 @@ def similarity_matrix(a, b) -> torch.Tensor:
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"dimension mismatch: a has {a.shape[1]} dimensions, b has {b.shape[1]}")
     return F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T
+
+
+def paired_similarities(a, b) -> np.ndarray:
+    """Row-wise cosine similarities cos(a_i, b_i) of two (n, d) arrays, as float numpy (n,): the
+    diagonal of :func:`similarity_matrix`, for n pairs of texts embedded side by side.
+    Book: Chapter 4, "From words to sentences".
+
+    >>> paired_similarities([[1.0, 0.0], [3.0, 4.0]], [[0.0, 2.0], [3.0, 4.0]]).round(6).tolist()
+    [0.0, 1.0]
+    """
+    a, b = as_matrix(a, "a"), as_matrix(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a {tuple(a.shape)} and b {tuple(b.shape)} must have the same shape (n, d): one pair per row")
+    return (F.normalize(a, dim=-1) * F.normalize(b, dim=-1)).sum(dim=-1).detach().numpy()
 
 
 def _hard_negative_rows(hard_negatives, batch_shape) -> torch.Tensor:
@@ -156,6 +175,31 @@ def similarity_gradients(positive_similarity: float, negative_similarities, temp
     return SimilarityGradients(float(log_normaliser - logits[0]), probabilities, gradients)
 
 
+def push_on_negative(positive_similarity: float, negative_similarity, temperature: float = 0.05,
+                     other_negatives=()) -> np.ndarray:
+    """|∂L/∂s| on one negative of similarity s, for every s in ``negative_similarity``.
+
+    The candidates are the positive (s₊), that negative (s) and the ``other_negatives`` (o_j);
+    the push is the negative's softmax probability over τ (:func:`similarity_gradients`):
+
+        |∂L/∂s| = p_s / τ,   p_s = e^{s/τ} / (e^{s₊/τ} + e^{s/τ} + Σ_j e^{o_j/τ}).
+
+    While the negative is far below the positive the push grows like e^{s/τ}: by a factor of
+    about e^{Δs/τ} when s rises by Δs; once s passes s₊, p_s approaches 1 and the push levels off
+    at 1/τ. Computed in float64 with the log-sum-exp trick; returns an array shaped like
+    ``negative_similarity``. Book: Chapter 4, "The InfoNCE loss".
+
+    >>> float(push_on_negative(0.0, 0.0, temperature=1.0))   # p = 1/2, τ = 1
+    0.5
+    """
+    check_temperature(temperature)
+    s = np.asarray(negative_similarity, dtype=np.float64)
+    others = np.asarray(other_negatives, dtype=np.float64).ravel()
+    log_rest = np.logaddexp.reduce(np.concatenate([[float(positive_similarity)], others]) / temperature)
+    log_p = s / temperature - np.logaddexp(log_rest, s / temperature)
+    return np.exp(log_p) / temperature
+
+
 def gradient_table(anchor, positive, negatives, labels=None, temperature: float = 0.05) -> pd.DataFrame:
     """For real embeddings: each candidate's similarity to the anchor, probability and push.
 
@@ -220,6 +264,28 @@ def contrastive_steps(anchor, positive, negatives, steps: int = 30, temperature:
             loss.backward()
             optimizer.step()
     return ContrastiveSteps(np.array(similarities), np.array(embeddings), np.array(losses))
+
+
+@dataclass(frozen=True)
+class ProjectedSteps:
+    """The embeddings of :class:`ContrastiveSteps` as 2-D points, for a picture."""
+
+    points: np.ndarray  # (steps + 1, 2 + n, 2): anchor, positive, negatives at each step
+    limits: list  # [(x_min, x_max), (y_min, y_max)], the same for every step
+
+
+def project_steps(path: ContrastiveSteps, margin: float = 0.1) -> ProjectedSteps:
+    """One 2-D PCA of every embedding recorded along ``path`` (all steps together), so the
+    points of different steps share one plane and their movement is visible; the axis limits
+    cover every step, widened by ``margin``. PCA keeps the global geometry
+    (:func:`embedlab.representation.project_2d`). Book: Chapter 4, "Contrastive training:
+    forces in action".
+    """
+    embeddings = np.asarray(path.embeddings)  # (steps + 1, 2 + n, d)
+    flat = project_2d(embeddings.reshape(-1, embeddings.shape[-1]))  # ((steps + 1)·(2 + n), 2)
+    points = flat.reshape(embeddings.shape[0], embeddings.shape[1], 2)
+    limits = [(float(points[..., i].min() - margin), float(points[..., i].max() + margin)) for i in (0, 1)]
+    return ProjectedSteps(points, limits)
 
 
 # ----------------------------------------------------------------------------------------
@@ -325,6 +391,25 @@ def rank(query_embeddings, doc_embeddings, k: int | None = None) -> np.ndarray:
     top = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # the k best, unordered
     order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
     return np.take_along_axis(top, order, axis=1)
+
+
+def mrr_standard_error(rankings, relevant) -> float:
+    """The standard error of a mean reciprocal rank: how much :func:`embedlab.metrics.mrr`
+    would move with another sample of queries of the same kind.
+
+    With r_i the reciprocal rank of query i (1 / position of its first relevant document, 0
+    when none is ranked) over n queries, SE = sd(r) / √n, sd with n − 1 in the denominator
+    (the usual standard error of a mean). Differences between two models' MRRs smaller than
+    about one SE are noise. Book: Chapter 4, "Training a sentence encoder, without labels".
+
+    >>> round(mrr_standard_error([[1, 2], [2, 1]], [{1}, {1}]), 6)   # r = (1, 1/2): sd 0.353553 / √2
+    0.25
+    """
+    pairs = list(zip(rankings, relevant))
+    if len(pairs) < 2:
+        raise ValueError(f"a standard error needs at least 2 queries, got {len(pairs)}")
+    reciprocal_ranks = np.array([mrr([ranking], [rel]) for ranking, rel in pairs])
+    return float(reciprocal_ranks.std(ddof=1) / np.sqrt(len(reciprocal_ranks)))
 
 
 # ----------------------------------------------------------------------------------------

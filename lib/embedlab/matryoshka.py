@@ -3,12 +3,14 @@ to train it (Kusupati et al. 2022, "Matryoshka Representation Learning").
 
 The pieces, in the order the chapter builds them:
 
+0. what an index of n vectors of d dimensions costs, in bytes and in exact-search time
+   (:func:`index_cost`);
 1. truncation and the Matryoshka loss (:func:`truncate`, :func:`matryoshka_loss`), equal in
    value and gradient to sentence-transformers' ``MatryoshkaLoss`` around
    ``MultipleNegativesRankingLoss``;
 2. a projection head on frozen all-MiniLM-L6-v2 embeddings, trained with or without the
    Matryoshka loss, and quality at every prefix (:class:`ProjectionHead`, :func:`train_head`,
-   :func:`apply_head`, :func:`prefix_report`, :func:`pca_embeddings`).
+   :func:`apply_head`, :func:`prefix_report`, :func:`pca_embeddings`, :func:`leads_up_to`).
 
 What a dimension costs is in :mod:`embedlab.storage` and :mod:`embedlab.search`, quantisation
 in :mod:`embedlab.quantisation`, and searching with a prefix first in :mod:`embedlab.two_stage`.
@@ -26,7 +28,44 @@ import torch
 from embedlab import progress
 from embedlab.contrastive import info_nce, rank
 from embedlab.metrics import mrr, recall_at_k
+from embedlab.search import Latency
+from embedlab.storage import storage_bytes
 from embedlab.training import as_matrix, check_temperature, gradient_step, one_thread, shuffled_batches
+
+# ----------------------------------------------------------------------------------------
+# 0. What a dimension costs
+
+
+@dataclass(frozen=True)
+class IndexCost:
+    """What :func:`index_cost` returns for n vectors of d dimensions."""
+
+    bytes_by_type: dict  # value type -> bytes of the whole index
+    ms_per_query: float  # exact search, one query at a time
+    extrapolated: bool  # True when n is beyond the measured collection
+
+
+def index_cost(n_vectors: int, dim: int, latency: Latency,
+               value_types=("float32", "float16", "int8", "binary")) -> IndexCost:
+    """Storage and exact-search time of an index of ``n_vectors`` vectors of ``dim`` dimensions.
+
+    Storage is exact, :func:`embedlab.storage.storage_bytes` for each value type (4nd bytes in
+    float32). Time comes from one measurement, ``latency`` (:func:`embedlab.search.exact_search_latency`,
+    N vectors of D dimensions): exact search reads every coordinate once per query, so the time
+    is taken as linear in n·d, t(n, d) = t(N, D) · n·d / (N·D). Within the measured collection
+    (n ≤ N) that is a scaling of a measurement; beyond it an extrapolation, and ``extrapolated``
+    says so (caches and memory bandwidth make large indexes slower than linear).
+    Book: Chapter 5, "What a dimension costs".
+
+    >>> index_cost(10, 4, Latency(20, 4, 1, 2.0)).ms_per_query
+    1.0
+    """
+    if n_vectors < 1 or dim < 1:
+        raise ValueError(f"need n_vectors >= 1 and dim >= 1, got n_vectors={n_vectors}, dim={dim}")
+    sizes = {value_type: storage_bytes(n_vectors, dim, value_type) for value_type in value_types}
+    ms = latency.ns_per_coordinate * n_vectors * dim / 1e6
+    return IndexCost(sizes, ms, n_vectors > latency.n_vectors)
+
 
 # ----------------------------------------------------------------------------------------
 # 1. Truncation and the Matryoshka loss
@@ -239,3 +278,26 @@ def prefix_report(query_embeddings, doc_embeddings, relevant, dims, k: int = 10)
         rows.append({"dim": dim, "MRR": mrr(rankings, relevant),
                      f"recall@{k}": recall_at_k(rankings, relevant, k)})
     return pd.DataFrame(rows).set_index("dim")
+
+
+def leads_up_to(better, worse, margin: float) -> int:
+    """The longest prefix up to which ``better`` beats ``worse`` by more than ``margin`` at
+    every prefix length: the largest m such that better[m'] − worse[m'] > margin for all m' ≤ m
+    (0 if it does not even at the shortest).
+
+    ``better`` and ``worse`` are pandas Series of a quality measure (MRR, say) indexed by
+    prefix length, as the columns of :func:`prefix_report`; ``margin`` is what counts as a
+    clear difference, e.g. one standard error (:func:`embedlab.contrastive.mrr_standard_error`).
+    Book: Chapter 5, "Train it".
+
+    >>> leads_up_to(pd.Series([0.5, 0.5, 0.5], index=[8, 16, 32]), pd.Series([0.1, 0.3, 0.49], index=[8, 16, 32]), 0.05)
+    16
+    """
+    if not better.index.equals(worse.index):
+        raise ValueError("better and worse must be indexed by the same prefix lengths")
+    lead = 0
+    for dim in sorted(better.index):
+        if not better[dim] - worse[dim] > margin:
+            break
+        lead = int(dim)
+    return lead

@@ -246,3 +246,24 @@ def two_stage_report(queries, index, dims, shortlists, k: int = 10, batch_size: 
     report["exact ms per query"] = exact_ms
     report["speed-up"] = exact_ms / report["ms per query"]
     return report
+
+
+def speedup_by_batch_size(queries, index, dim: int, shortlist_size: int, batch_sizes, k: int = 10,
+                          repeats: int = 2) -> pd.DataFrame:
+    """How the speed-up of two-stage search over exact search depends on the batch size: one
+    :func:`two_stage_report` row (prefix ``dim``, shortlist ``shortlist_size``) per batch size,
+    indexed by ``batch size``, with recall@k, the milliseconds per query of both and the
+    speed-up.
+
+    A batch of queries turns exact search into one matrix product, which reuses every indexed
+    vector across the batch and runs near the processor's peak; one query at a time, it reads
+    the whole index per query and waits on memory. The prefix product reads m/D of it, so its
+    advantage is largest for small batches. Recall does not depend on the batch size.
+    Book: Chapter 5, "Two-stage search".
+    """
+    batch_sizes = list(batch_sizes)
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise ValueError(f"batch_sizes must be positive integers, got {batch_sizes}")
+    rows = [two_stage_report(queries, index, [dim], [shortlist_size], k, batch_size=size, repeats=repeats)
+            .reset_index(drop=True).assign(**{"batch size": size}) for size in batch_sizes]
+    return pd.concat(rows).set_index("batch size")

@@ -44,6 +44,18 @@ _PROMPT_PARTS = re.compile(r"\nSources:\n(?P<sources>.*)\n\nQuestion: (?P<questi
 _SOURCE_NUMBER = re.compile(r"^\[(\d+)\] [^\n]*\n", re.MULTILINE)
 
 
+def citations(answer: str) -> list[int]:
+    """The passage numbers an answer cites, ``[n]`` as :func:`build_prompt` numbers them, each once,
+    in increasing order: how the chapter counts whether a generator followed the citation
+    instruction (Bohnet et al. 2022, attributed question answering). Book: Chapter 6, "Generation
+    with citations, offline".
+
+    >>> citations("Proudhon [2], in 1840 [1][2]; see [x].")
+    [1, 2]
+    """
+    return sorted({int(number) for number in re.findall(r"\[(\d+)\]", answer)})
+
+
 def extractive_generator(prompt: str) -> str:
     """The fallback generator: quote the sentence of source [1] of a :func:`build_prompt` prompt
     that shares the most words with the question (of those, the longest), cited [1].

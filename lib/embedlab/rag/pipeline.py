@@ -5,7 +5,6 @@ Book: Chapter 6, "The pipeline, step by step" and "Putting it together".
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from embedlab.encoders import MODEL_NAME, encode_with_tokens
 from embedlab.rag.chunking import ChunkingConfig, chunk_documents
 from embedlab.rag.corpora import Document, help_centre, wikipedia_documents
 from embedlab.rag.dense import embed_chunks
-from embedlab.rag.generation import Generator, build_prompt, extractive_generator
+from embedlab.rag.generation import Generator, build_prompt, citations, extractive_generator
 from embedlab.rag.retrieval import Hit, Retriever, fuse
 from embedlab.rag.store import MilvusStore
 
@@ -172,8 +171,7 @@ class Answer:
     @property
     def cited(self) -> list[Hit]:
         """The passages the answer cites by number ([1], [2], …), in the order of their numbers."""
-        numbers = sorted({int(n) for n in re.findall(r"\[(\d+)\]", self.text)})
-        return [self.hits[n - 1] for n in numbers if 1 <= n <= len(self.hits)]
+        return [self.hits[n - 1] for n in citations(self.text) if 1 <= n <= len(self.hits)]
 
 
 def answer(question: str, db_path, generator: Generator | None = None, k: int = 5,

@@ -207,6 +207,19 @@ class Retriever:
                 for rank, (key, score) in enumerate(zip(keys[:k], scores[:k]), start=1)]
 
 
+def index_storage(retriever: Retriever) -> dict:
+    """Bytes the in-memory index of ``retriever`` takes: ``vectors``, its single vectors (n_chunks x
+    384 float32 for MiniLM), and ``token vectors``, the stored token vectors re-ranking reads (one
+    row of 384 float16 per token of each chunk; 0 when none are stored). Their ratio is what late
+    interaction costs in storage (ColBERT, Khattab & Zaharia 2020): about tokens per chunk / 2.
+    Book: Chapter 6, "Indexing the Wikipedia sample"."""
+    vectors = getattr(retriever.vectors, "vectors", None)
+    if vectors is None:
+        raise ValueError("the retriever's vectors live in a database; index_storage measures an in-memory index")
+    tokens = retriever.token_vectors or []
+    return {"vectors": int(vectors.nbytes), "token vectors": int(sum(t.nbytes for t in tokens))}
+
+
 def fuse(bm25_keys, dense_keys, rrf_k: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """Two rankings of chunk keys fused by :func:`reciprocal_rank_fusion`: (keys, RRF scores)."""
     fused = reciprocal_rank_fusion([list(bm25_keys), list(dense_keys)], k=rrf_k)
