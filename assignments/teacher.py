@@ -1,25 +1,26 @@
 """Every chapter as a gradable assignment: release the student versions, autograde what comes back.
 
     python assignments/teacher.py release OUTDIR
-    python assignments/teacher.py grade SUBMISSIONS --out grades.csv
+    python assignments/teacher.py grade SUBMISSIONS --out OUTDIR [--timeout SECONDS] [--workers N]
 
 The assignments (``assignments/NN_chapter.ipynb``) are nbgrader source notebooks: solution code
 between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, and test cells worth ``points`` whose
 ``### BEGIN HIDDEN TESTS`` part compares the student's function with the book's library on inputs
-the student never sees. Both commands run nbgrader (``generate_assignment``, ``autograde``) in a
-temporary course directory, so the repository stays clean; nbgrader runs offline, with no server.
+the student never sees. ``release`` runs nbgrader's ``generate_assignment`` in a temporary course
+directory, so the repository stays clean, and writes ``OUTDIR/<assignment>/<assignment>.ipynb``:
+solutions replaced by ``raise NotImplementedError()``, hidden tests removed.
 
-``release`` writes ``OUTDIR/<assignment>/<assignment>.ipynb``: solutions replaced by
-``raise NotImplementedError()``, hidden tests removed. ``grade`` expects nbgrader's own layout,
-``SUBMISSIONS/<student>/<assignment>/<assignment>.ipynb``, runs every notebook (hidden tests put
-back) and writes one CSV row per student, assignment and task: ``student, assignment, task,
-score, max_score``. A missing notebook scores 0. Book: "How to use this book", for teachers.
+``grade`` expects ``SUBMISSIONS/<student>/<assignment>/<assignment>.ipynb`` and grades each notebook
+on its own (:mod:`autograde`), several at once: a corrupt notebook, a crash or a hang is recorded
+for that student and assignment, and everyone else is graded. It writes ``OUTDIR/grades.csv`` (one
+row per student, assignment and task: score, status, flags, reason, the failing check's message)
+and a feedback page per student and assignment, ``OUTDIR/feedback/<student>/<assignment>.html``.
+Book: "How to use this book", for teachers.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import subprocess
@@ -29,9 +30,13 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import autograde  # noqa: E402  (assignments/ is no package: its own folder goes on the path)
+from autograde import DEFAULT_TIMEOUT, notebook, report  # noqa: E402
+
 ASSIGNMENTS_DIR = Path(__file__).resolve().parent
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-GRADE_COLUMNS = ("student", "assignment", "task", "score", "max_score")
+GRADE_COLUMNS = report.GRADE_COLUMNS
 
 
 def assignment_names() -> list[str]:
@@ -89,53 +94,35 @@ def release(out_dir, names=None) -> list[Path]:
     return [out_dir / name / f"{name}.ipynb" for name in names]
 
 
-def grade(submissions_dir, out_csv=None) -> list[dict]:
-    """Autograde ``submissions_dir/<student>/<assignment>/<assignment>.ipynb`` for every student
-    and assignment found; returns (and writes to ``out_csv``) one row per student, assignment and
-    task, with the columns of :data:`GRADE_COLUMNS`."""
+def grade(submissions_dir, out_dir=None, timeout: float = autograde.DEFAULT_TIMEOUT, workers=None) -> list[dict]:
+    """Autograde ``submissions_dir/<student>/<assignment>/<assignment>.ipynb`` for every student (each
+    folder of ``submissions_dir``) and every assignment any of them handed in, each notebook on its own,
+    ``workers`` at a time (default: one per core), each cell stopped after ``timeout`` seconds.
+
+    Returns one row per student, assignment and task (the columns of :data:`GRADE_COLUMNS`). With
+    ``out_dir``, also writes ``out_dir/grades.csv``, a feedback page per student and assignment
+    (``out_dir/feedback/<student>/<assignment>.html``) and the executed notebooks, hidden tests
+    included, for the teacher (``out_dir/graded/<student>/<assignment>.ipynb``). An ``out_dir``
+    ending in ``.csv`` names the CSV itself; the folders go beside it."""
     submissions_dir = Path(submissions_dir)
     if not submissions_dir.is_dir():
         raise FileNotFoundError(f"no submissions folder at {submissions_dir}")
     students = sorted(path.name for path in submissions_dir.iterdir() if path.is_dir() and not path.name.startswith("."))
-    names = [name for name in assignment_names()
-             if any((submissions_dir / student / name / f"{name}.ipynb").is_file() for student in students)]
+    all_names = assignment_names()
+    names = [name for name in all_names if any(
+        notebook.locate(submissions_dir / student, name, all_names).status != "not_submitted" for student in students)]
     if not names:
         raise FileNotFoundError(f"no <student>/<assignment>/<assignment>.ipynb under {submissions_dir}; "
-                                f"assignments are {', '.join(assignment_names())}")
-    with tempfile.TemporaryDirectory(prefix="embedlab-course-") as tmp:
-        course = Path(tmp)
-        _generated_course(course, names)
-        for student in students:
-            for name in names:
-                notebook = submissions_dir / student / name / f"{name}.ipynb"
-                if notebook.is_file():
-                    (course / "submitted" / student / name).mkdir(parents=True)
-                    shutil.copy(notebook, course / "submitted" / student / name / notebook.name)
-        _nbgrader(course, "autograde", "*")
-        rows = _read_gradebook(course / "gradebook.db", students, names)
-    if out_csv is not None:
-        with open(out_csv, "w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=GRADE_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-    return rows
-
-
-def _read_gradebook(database: Path, students, names) -> list[dict]:
-    from nbgrader.api import Gradebook, MissingEntry  # imported here: only grading needs SQLAlchemy
-
-    rows, tasks_of = [], {name: tasks(name) for name in names}  # each assignment read once, not per student
-    with Gradebook(f"sqlite:///{database}") as gradebook:
-        for student in students:
-            for name in names:
-                try:
-                    scores = {grade.name: grade.score for grade in
-                              gradebook.find_submission_notebook(name, name, student).grades}
-                except MissingEntry:  # the student handed nothing in for this assignment
-                    scores = {}
-                for task, points in tasks_of[name]:
-                    rows.append({"student": student, "assignment": name, "task": task,
-                                 "score": float(scores.get(f"test_{task}", 0.0)), "max_score": float(points)})
+                                f"assignments are {', '.join(all_names)}")
+    sources = {name: nbformat.read(ASSIGNMENTS_DIR / f"{name}.ipynb", as_version=4) for name in names}
+    csv_path = folder = None
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        csv_path, folder = (out_dir, out_dir.parent) if out_dir.suffix == ".csv" else (out_dir / "grades.csv", out_dir)
+    rows = autograde.grade_class(submissions_dir, names, students, sources, {name: tasks(name) for name in names},
+                                 folder, timeout=timeout, workers=workers)
+    if csv_path is not None:
+        report.write_csv(rows, csv_path)
     return rows
 
 
@@ -182,15 +169,24 @@ def main(argv=None) -> int:
     release_parser.add_argument("out_dir", type=Path, help="folder for <assignment>/<assignment>.ipynb")
     grade_parser = commands.add_parser("grade", help="autograde a folder of returned notebooks into a CSV")
     grade_parser.add_argument("submissions", type=Path, help="folder of <student>/<assignment>/<assignment>.ipynb")
-    grade_parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (default grades.csv)")
+    grade_parser.add_argument("--out", type=Path, default=Path("grading"),
+                              help="folder for grades.csv, feedback/ and graded/ (default grading/); "
+                                   "a path ending in .csv names the CSV, the folders go beside it")
+    grade_parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                              help=f"seconds a cell may run before it is stopped and scores 0 (default {DEFAULT_TIMEOUT})")
+    grade_parser.add_argument("--workers", type=int, default=None,
+                              help="notebooks graded at once (default: one per core)")
     arguments = parser.parse_args(argv)
     if arguments.command == "release":
         for path in release(arguments.out_dir):
             print(path)
     else:
-        rows = grade(arguments.submissions, arguments.out)
+        rows = grade(arguments.submissions, arguments.out, timeout=arguments.timeout, workers=arguments.workers)
         print(summary(rows))
-        print(f"\n{len(rows)} task grades written to {arguments.out}")
+        flagged = sorted({(row["student"], row["assignment"], row["status"], row["flags"]) for row in rows if row["flags"]})
+        for student, name, status, flags in flagged:
+            print(f"{student} {name}: {status} ({flags})")
+        print(f"\n{len(rows)} task grades written to {arguments.out}; feedback in its feedback/ folder")
     return 0
 
 

@@ -1,6 +1,9 @@
 # replaces: nearest_neighbours
 # The mistake: ranking rows by the dot product with the (normalised) query, forgetting to scale
 # the rows themselves to length 1, so long vectors win whatever their direction.
+import numpy as np
+
+
 def nearest_neighbours(query, vectors, k=5, exclude=()):
     """The k rows of `vectors` most similar to `query` by cosine: (rows, similarities), best first."""
     query = np.asarray(query, dtype=np.float64)

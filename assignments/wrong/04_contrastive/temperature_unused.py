@@ -1,6 +1,9 @@
 # replaces: info_nce
 # The mistake: the temperature is checked but never used, so the softmax runs over raw cosines
 # (τ = 1 whatever the caller asked for).
+import numpy as np
+
+
 def info_nce(queries, keys, temperature=0.05):
     """InfoNCE with in-batch negatives: mean over i of −log softmax_j(cos(q_i, k_j) / τ) at j = i."""
     if not temperature > 0:

@@ -2,6 +2,8 @@
 # The mistake: the overlap counted twice. The next window steps back `overlap` words from where
 # the previous one stopped, and the step is shortened by `overlap` again, so windows share
 # 2 × overlap words and there are more of them than needed.
+
+
 def chunk_words(text, max_words, overlap):
     """Cut `text` into windows of at most `max_words` words, consecutive windows sharing `overlap` words."""
     if not 0 <= 2 * overlap < max_words:

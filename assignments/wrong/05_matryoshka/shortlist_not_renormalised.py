@@ -1,6 +1,9 @@
 # replaces: two_stage_search
 # The mistake: no renormalisation after truncation. The shortlist ranks raw prefix inner
 # products, so documents whose first coordinates happen to be long crowd out the right ones.
+import numpy as np
+
+
 def two_stage_search(queries, index, shortlist_dim, shortlist_size, k):
     """Shortlist with the renormalised first `shortlist_dim` coordinates, rescore the shortlist with all of them."""
     queries = np.asarray(queries, dtype=np.float64)
