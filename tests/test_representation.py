@@ -250,6 +250,20 @@ def test_truncation_probe_shows_the_whole_text_embedded_as_its_opening():
         representation.truncation_probe(_FirstWordsEncoder(limit=10), "t", " ".join(words), n_words=50)
 
 
+def test_chance_neighbour_agreement_hand_worked_and_by_simulation(rng):
+    # hand-worked: groups of 2 and 1 among 3 points: (2/3)·(1/2) + (1/3)·0 = 1/3
+    assert representation.chance_neighbour_agreement(["a", "a", "b"]) == pytest.approx(1 / 3)
+    # simulation: random points have no structure, so the mean agreement over many maps is chance;
+    # small groups reject the plausible mistake Σ (n_g / n)², which lets a point be its own
+    # neighbour (0.44 here instead of 34/90 = 0.378)
+    groups = np.repeat(np.arange(3), [6, 2, 2])
+    simulated = np.mean([representation.nearest_neighbour_agreement(rng.normal(size=(10, 2)), groups)
+                         for _ in range(4000)])
+    assert representation.chance_neighbour_agreement(groups) == pytest.approx(34 / 90)
+    assert simulated == pytest.approx(34 / 90, abs=0.015)
+    assert abs(simulated - np.sum((np.bincount(groups) / 10) ** 2)) > 0.04
+
+
 def test_nearest_neighbour_agreement_hand_worked_and_against_scikit_learn(rng):
     # two tight groups far apart: every nearest neighbour is in its own group
     points = np.array([[0, 0], [0, 1], [10, 0], [10, 1]])

@@ -221,12 +221,31 @@ def truncation_probe(encoder, title: str, text: str, n_words: int = 150):
     })
 
 
+def chance_neighbour_agreement(groups) -> float:
+    """The :func:`nearest_neighbour_agreement` expected of a map with no structure, where each
+    point's nearest neighbour is any other point with equal probability:
+
+        Σ_g (n_g / n) · (n_g − 1) / (n − 1),
+
+    with n_g points in group g of n: a point of group g finds one of the n_g − 1 others of its
+    group among the n − 1 candidates. Book: Chapter 1, "The embedding space".
+
+    >>> round(chance_neighbour_agreement([topic for topic in "abcde" for _ in range(8)]), 4)   # 7/39
+    0.1795
+    """
+    _, sizes = np.unique(np.asarray(groups), return_counts=True)
+    n = sizes.sum()
+    if n < 2:
+        raise ValueError(f"need at least two points, got {n}")
+    return float(np.sum(sizes * (sizes - 1)) / (n * (n - 1)))
+
+
 def nearest_neighbour_agreement(points, groups) -> float:
     """Share of points whose nearest other point (Euclidean) belongs to the same group.
 
     A number for "the topics come out as groups" on a 2-D map (:func:`project_2d`): 1 when every
-    point's closest neighbour shares its group; about Σ_g (n_g − 1) / (n − 1) · n_g / n for a map
-    with no structure (for five equal groups of eight, 0.18). Book: Chapter 1, "The embedding space".
+    point's closest neighbour shares its group; about :func:`chance_neighbour_agreement` for a map
+    with no structure. Book: Chapter 1, "The embedding space".
     """
     points = np.asarray(points, dtype=np.float64)
     groups = np.asarray(groups)
