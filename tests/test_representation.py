@@ -183,7 +183,7 @@ def test_cached_projection_is_computed_once_per_input_and_parameters(tmp_path, m
     vectors = _three_clusters(rng)
     first = representation.project_2d(vectors, "tsne", seed=1, cache=True, perplexity=5)
     representation.project_2d(vectors, "tsne", seed=1, cache=True, perplexity=6)
-    assert len(list(tmp_path.glob("projection-tsne-*.npy"))) == 2
+    assert len(list(tmp_path.glob("projection-tsne-*.npz"))) == 2
     np.testing.assert_array_equal(first, representation.project_2d(vectors, "tsne", seed=1, perplexity=5))
     # With t-SNE gone, the same request can only have come from the cache.
     monkeypatch.setattr(sklearn.manifold, "TSNE", None)

@@ -23,7 +23,6 @@ import bz2
 import hashlib
 import importlib
 import inspect
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embedlab.cache import cache_dir
+from embedlab.cache import cache_dir, cached_json
 from embedlab.vectors import WordVectors
 
 #: The project's own small data files: ``data/`` at the top of a checkout, which a wheel installs
@@ -214,15 +213,11 @@ def wikipedia_sample(use_cache: bool = True) -> list[Article]:
     :func:`cache_dir`. Book: Chapter 2, the training corpus.
     """
     dump = _gensim_test_file(WIKIPEDIA_DUMP)
-    cache = cache_dir() / f"wikipedia_sample-{_cleaning_fingerprint()}.json"
-    if use_cache and cache.exists():
-        return [Article(**a) for a in json.loads(cache.read_text(encoding="utf-8"))]
-    articles = extract_articles(dump)
-    if use_cache:
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps([a.__dict__ for a in articles], ensure_ascii=False), encoding="utf-8")
-        tmp.replace(cache)  # atomic: a run stopped half-way never leaves a broken cache
-    return articles
+    if not use_cache:
+        return extract_articles(dump)
+    saved = cached_json("wikipedia_sample", ("wikipedia_sample", _cleaning_fingerprint()),
+                        lambda: [article.__dict__ for article in extract_articles(dump)])
+    return [Article(**article) for article in saved]
 
 
 # text8: the first 10^8 bytes of an English Wikipedia dump, cleaned to lower-case words
