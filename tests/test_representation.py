@@ -87,6 +87,16 @@ def test_zero_vector_is_a_clear_error_not_nan():
         similarity.cosine_similarity([1.0, 2.0], [[1.0, 0.0], [0.0, 0.0]])
 
 
+@pytest.mark.parametrize("function", [similarity.cosine_similarity, similarity.euclidean_distance])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinity_is_a_clear_error_not_a_similarity(function, bad):
+    # without the check, cosine gives NaN (or a clipped 1.0 for infinity) and distance inf/NaN, silently
+    with pytest.raises(ValueError, match="b holds NaN or infinite values \\(row 1 of 2\\)"):
+        function([1.0, 2.0], [[1.0, 0.0], [bad, 0.0]])
+    with pytest.raises(ValueError, match="a holds NaN or infinite values \\(row 0 of 1\\)"):
+        function([bad, 2.0], [1.0, 0.0])
+
+
 def test_nearest_neighbours_match_a_full_sort_by_scikit_learn_cosine(rng):
     vectors = rng.normal(size=(200, 16))
     query = rng.normal(size=16)

@@ -19,6 +19,16 @@ def test_invalid_construction_is_a_clear_error():
         WordVectors(["a", "a"], np.ones((2, 4)))
     with pytest.raises(ValueError, match="must be a 2-D array"):
         WordVectors(["a"], np.ones(4))
+    with pytest.raises(ValueError, match="the vector of 'b' holds NaN or infinite values \\(2 of 3 vectors do\\)"):
+        WordVectors(["a", "b", "c"], [[1.0, 0.0], [np.nan, 1.0], [np.inf, 0.0]])
+
+
+def test_a_nan_query_is_an_error_not_the_query_word_itself():
+    words = WordVectors(["cat", "dog", "car"], [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    assert words.nearest([1.0, 0.05], k=1) == [("cat", pytest.approx(0.99875, abs=1e-5))]
+    # with NaN every comparison is False and argpartition would return some row as "nearest"
+    with pytest.raises(ValueError, match="NaN or infinite values"):
+        words.nearest([np.nan, 1.0], k=1)
 
 
 def test_unknown_word_names_close_matches(glove):

@@ -17,7 +17,19 @@ def _as_2d(x, name, dtype=np.float64):
         raise ValueError(f"{name} must be a vector or a matrix of row vectors, got shape {array.shape}")
     if array.shape[-1] == 0:
         raise ValueError(f"{name} has no dimensions")
-    return array.reshape(1, -1) if array.ndim == 1 else array, array.ndim == 1
+    matrix = array.reshape(1, -1) if array.ndim == 1 else array
+    check_finite(matrix, name)
+    return matrix, array.ndim == 1
+
+
+def check_finite(matrix, name: str) -> None:
+    """Raise ``ValueError`` naming the first row of ``matrix`` (2-D) that holds a NaN or an infinity:
+    no similarity or distance is defined for it, and a NaN would otherwise flow silently into every
+    ranking."""
+    bad_rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if bad_rows.size:
+        raise ValueError(f"{name} holds NaN or infinite values (row {bad_rows[0]} of {matrix.shape[0]}): "
+                         "similarities are undefined for them; fix or drop those vectors")
 
 
 def _check_same_dimension(a, b):

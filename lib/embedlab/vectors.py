@@ -36,6 +36,10 @@ class WordVectors:
             raise ValueError(f"vectors must be a 2-D array (words × dimensions), got shape {vectors.shape}")
         if len(words) != vectors.shape[0]:
             raise ValueError(f"{len(words)} words but {vectors.shape[0]} vectors: they must match one to one")
+        bad_rows = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+        if bad_rows.size:
+            raise ValueError(f"the vector of '{words[bad_rows[0]]}' holds NaN or infinite values "
+                             f"({bad_rows.size} of {len(words)} vectors do): fix or drop those words")
         index = {word: i for i, word in enumerate(words)}
         if len(index) != len(words):
             seen, repeated = set(), []
