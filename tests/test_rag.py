@@ -253,7 +253,7 @@ def test_exact_search_orders_by_inner_product_with_index_ties():
 # Milvus Lite
 
 
-def _synthetic(n: int = 300, dimension: int = 16):
+def synthetic_chunks(n: int = 300, dimension: int = 16):
     rng = np.random.default_rng(6)
     vectors = rng.normal(size=(n, dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -263,7 +263,7 @@ def _synthetic(n: int = 300, dimension: int = 16):
 
 
 def test_milvus_returns_the_exact_top_k_and_persists(tmp_path):
-    chunks, vectors = _synthetic()
+    chunks, vectors = synthetic_chunks()
     queries = vectors[:5] + 0.1
     path = tmp_path / "store.db"
     with store.MilvusStore.create(path, 16, {"model": "synthetic"}) as milvus:
@@ -279,7 +279,7 @@ def test_milvus_returns_the_exact_top_k_and_persists(tmp_path):
 
 
 def test_milvus_filtered_search_equals_exact_search_on_the_subset(tmp_path):
-    chunks, vectors = _synthetic()
+    chunks, vectors = synthetic_chunks()
     queries = vectors[10:13]
     with store.MilvusStore.create(tmp_path / "store.db", 16, {"model": "synthetic"}) as milvus:
         milvus.add(chunks, vectors)
@@ -304,7 +304,7 @@ def test_missing_and_broken_databases_give_clear_errors(tmp_path):
         store.MilvusStore.open(tmp_path / "empty.db")
     with store.MilvusStore.create(tmp_path / "other.db", 4, {}) as milvus:
         with pytest.raises(ValueError, match="one vector per chunk"):
-            milvus.add(_synthetic(3, 4)[0], np.zeros((2, 4)))
+            milvus.add(synthetic_chunks(3, 4)[0], np.zeros((2, 4)))
         long_title = chunking.Chunk("d", "T" * 3000, 0, 0, 1, "x")
         with pytest.raises(ValueError, match="the title of chunk 'd#0' is longer than 2,048 bytes"):
             milvus.add([long_title], np.zeros((1, 4)))
@@ -352,7 +352,7 @@ def test_help_centre_search_finds_the_right_articles(help_retriever):
     assert help_retriever.search("error E-4012", k=1, method="bm25")[0].chunk.doc_id == "locked-account"
     with pytest.raises(ValueError, match="unknown search method"):
         help_retriever.search("password", method="magic")
-    with pytest.raises(ValueError, match="filters .* need a MilvusStore"):
+    with pytest.raises(ValueError, match="filters .* need a store that keeps the chunks"):
         help_retriever.search("password", where='title == "x"')
 
 
@@ -420,7 +420,7 @@ def test_smollm2_weights_are_installed_as_a_gguf_file():
 # Ingestion and the command line
 
 
-def _folder(tmp_path):
+def notes_folder(tmp_path):
     folder = tmp_path / "notes"
     (folder / "billing").mkdir(parents=True)
     (folder / "mobile.txt").write_text("The Fernwork mobile app works offline. Changes sync when you reconnect.\n")
@@ -433,7 +433,7 @@ def _folder(tmp_path):
 
 
 def test_read_source_skips_and_lists_unusable_files(tmp_path):
-    documents, skipped = pipeline.read_source(_folder(tmp_path))
+    documents, skipped = pipeline.read_source(notes_folder(tmp_path))
     assert [(d.doc_id, d.title) for d in documents] == [("billing/refunds.md", "refunds"), ("mobile.txt", "mobile")]
     assert skipped == [("blank.md", "empty"), ("dead.txt", "No such file or directory"),
                        ("latin1.txt", "not UTF-8 text")]
@@ -456,7 +456,7 @@ def _run(*args, tmp_path):
 
 def test_cli_ingests_a_folder_and_searches_it_as_json(tmp_path):
     db = str(tmp_path / "notes.db")
-    ingested = _run("ingest", str(_folder(tmp_path)), "--db", db, "--quiet", tmp_path=tmp_path)
+    ingested = _run("ingest", str(notes_folder(tmp_path)), "--db", db, "--quiet", tmp_path=tmp_path)
     assert ingested.returncode == 0, ingested.stderr
     assert "ingested 2 documents (2 chunks)" in ingested.stdout
     assert "skipped latin1.txt: not UTF-8 text" in ingested.stdout and "skipped blank.md: empty" in ingested.stdout
@@ -476,7 +476,7 @@ def test_cli_says_when_the_database_is_missing(tmp_path):
 
 def test_ingest_then_answer_with_citations_in_process(tmp_path, capsys, model):
     db = tmp_path / "notes.db"
-    report = pipeline.ingest(_folder(tmp_path), db, show_progress=False)
+    report = pipeline.ingest(notes_folder(tmp_path), db, show_progress=False)
     assert (report.documents, report.chunks, len(report.skipped)) == (2, 2, 3)
     result = pipeline.answer("How long do refunds take?", db, k=2)
     assert result.text == "\u201cRefunds reach your card within ten working days.\u201d [1]"

@@ -18,7 +18,7 @@ from embedlab.rag.corpora import Document, help_centre, wikipedia_documents
 from embedlab.rag.dense import embed_chunks
 from embedlab.rag.generation import Generator, build_prompt, citations, extractive_generator
 from embedlab.rag.retrieval import Hit, Retriever, fuse
-from embedlab.rag.store import MilvusStore
+from embedlab.rag.store import create_store, open_store
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,9 @@ def read_source(source, show_progress: bool = False) -> tuple[list[Document], li
 
 def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_progress: bool = True) -> IngestReport:
     """Read ``source`` (:func:`read_source`), chunk it, embed the chunks with MiniLM (cached on
-    disk, :func:`embed_chunks`) and write them to the Milvus Lite database ``db_path``, replacing
-    what an earlier ingestion wrote there. Book: Chapter 6, "Putting it together".
+    disk, :func:`embed_chunks`) and write them to the database ``db_path`` (Milvus Lite, or the
+    exact store where Milvus Lite cannot be imported: :func:`create_store`), replacing what an
+    earlier ingestion wrote there. Book: Chapter 6, "Putting it together".
     """
     started = time.perf_counter()
     documents, skipped = read_source(source, show_progress)
@@ -136,7 +137,7 @@ def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_prog
     embeddings = embed_chunks(chunks, show_progress=show_progress)
     properties = {"model": MODEL_NAME, "max_tokens": config.max_tokens, "overlap": config.overlap,
                   "tokenizer": config.tokenizer}
-    with MilvusStore.create(db_path, embeddings.shape[1], properties) as store:
+    with create_store(db_path, embeddings.shape[1], properties) as store:
         for start in progress.bar(range(0, len(chunks), 2000), "writing", " batches", enabled=show_progress):
             store.add(chunks[start : start + 2000], embeddings[start : start + 2000])
     return IngestReport(Path(db_path), len(documents), len(chunks), time.perf_counter() - started, skipped)
@@ -144,7 +145,7 @@ def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_prog
 
 def open_retriever(db_path) -> Retriever:
     """A :class:`Retriever` over the database :func:`ingest` wrote; close it with ``close()`` or ``with``."""
-    store = MilvusStore.open(db_path)
+    store = open_store(db_path)
     model = store.properties().get("model")
     if model != MODEL_NAME:
         store.close()

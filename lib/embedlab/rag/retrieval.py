@@ -13,7 +13,7 @@ from embedlab.bm25 import BM25Index
 from embedlab.encoders import encode, encode_with_tokens, load_minilm, token_vectors
 from embedlab.rag.chunking import Chunk, ChunkingConfig, chunk_documents
 from embedlab.rag.dense import embed_chunks, embedding_input
-from embedlab.rag.store import NO_FILTERS, ExactVectors, MilvusStore
+from embedlab.rag.store import NO_FILTERS, ExactVectors
 from embedlab.search import top_k
 
 
@@ -89,7 +89,8 @@ class Retriever:
     """BM25, dense, hybrid and re-ranked search over one list of chunks. Book: Chapter 6.
 
     ``vectors`` holds the chunks' embeddings, row i for ``chunks[i]``: an :class:`ExactVectors`
-    (in memory) or a :class:`MilvusStore`. BM25 indexes the same text the encoder read
+    (in memory) or a store that can filter and be closed (:class:`MilvusStore`, :class:`ExactStore`,
+    from :func:`open_store`). BM25 indexes the same text the encoder read
     (:func:`embedding_input`: title, then chunk) when the retriever is made (bm25s indexes the
     Wikipedia sample's chunks in about a second), so the database stays the one place the chunks live.
     ``token_vectors`` (optional, one array per chunk) are the chunks' stored token vectors for
@@ -124,7 +125,7 @@ class Retriever:
 
     def close(self) -> None:
         """Close the database, when the vectors are in one."""
-        if isinstance(self.vectors, MilvusStore):
+        if hasattr(self.vectors, "close"):
             self.vectors.close()
 
     def __enter__(self):
@@ -137,7 +138,7 @@ class Retriever:
         """The keys of the chunks that match the filter ``where`` (None: no filter)."""
         if where is None:
             return None
-        if not isinstance(self.vectors, MilvusStore):
+        if not hasattr(self.vectors, "keys_where"):
             raise ValueError(NO_FILTERS)
         return self.vectors.keys_where(where)
 

@@ -1,15 +1,23 @@
 """Where the chunks and their vectors live: Milvus Lite, a vector database embedded in the
-process (the same client code talks to a Milvus server), or, for experiments, an exact
-in-memory stand-in. Book: Chapter 6, "A vector database".
+process (the same client code talks to a Milvus server); where Milvus Lite cannot be imported,
+an exact store with the same methods, saved as one NumPy file; and, for experiments, exact
+in-memory vectors. :func:`create_store` and :func:`open_store` choose. Book: Chapter 6, "A vector database".
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
+import os
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from embedlab.rag.chunking import Chunk
+from embedlab.rag.filters import parse_filter
 from embedlab.search import exact_search
 
 COLLECTION = "chunks"
@@ -77,9 +85,7 @@ class MilvusStore:
     def open(cls, path) -> MilvusStore:
         """The store :func:`~embedlab.rag.pipeline.ingest` wrote at ``path``; clear errors for a missing or broken one."""
         path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"no database at {path}; create one with: python -m embedlab.rag ingest SOURCE --db {path}")
+        _require_existing(path)
         if not _looks_like_milvus_lite(path):
             raise ValueError(f"{path} is not a Milvus Lite database (it should be a folder written by ingest)")
         client = _connect(path)
@@ -178,6 +184,12 @@ def _looks_like_milvus_lite(path: Path) -> bool:
     return path.is_dir() and (path / "collections").is_dir()
 
 
+def _require_existing(path: Path) -> None:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no database at {path}; create one with: python -m embedlab.rag ingest SOURCE --db {path}")
+
+
 def _connect(path: Path):
     import logging
 
@@ -202,7 +214,8 @@ def _chunk(row: dict) -> Chunk:
     return Chunk(row["doc_id"], row["title"], row["chunk_index"], row["start"], row["end"], row["text"], row["source"])
 
 
-NO_FILTERS = "filters (where=...) need a MilvusStore; ExactVectors searches every vector"
+NO_FILTERS = ("filters (where=...) need a store that keeps the chunks (MilvusStore, ExactStore); "
+              "ExactVectors searches every vector")
 
 
 class ExactVectors:
@@ -216,3 +229,142 @@ class ExactVectors:
         if where is not None:
             raise ValueError(NO_FILTERS)
         return exact_search(query_vectors, self.vectors, min(k, len(self.vectors)))
+
+
+#: The file that holds an :class:`ExactStore`, inside the database folder.
+EXACT_FILE = "embedlab-exact.npz"
+
+
+class ExactStore:
+    """:class:`MilvusStore`'s stand-in where Milvus Lite cannot be imported (:func:`create_store`
+    chooses): the same methods and the same answers. The chunks and vectors are held in memory and
+    searched exactly by :func:`exact_search`, as Milvus's FLAT index searches, equal scores in key
+    order; ``where`` is a Milvus expression (:func:`~embedlab.rag.filters.parse_filter`). Each
+    :meth:`add` writes the whole store to one file, ``embedlab-exact.npz`` in the folder ``path``,
+    through a temporary file that replaces the old one only once it is complete.
+    Book: Chapter 6, "A vector database".
+    """
+
+    def __init__(self, path, vectors, chunks, properties: dict):
+        self.path, self.vectors = Path(path), np.asarray(vectors, dtype=np.float32)
+        self._chunks, self._properties = list(chunks), dict(properties)
+
+    @classmethod
+    def create(cls, path, dimension: int, properties: dict) -> ExactStore:
+        """A new, empty store at ``path`` (a folder); an earlier exact store there is replaced at the
+        first :meth:`add`, and a path that holds anything else is never overwritten."""
+        path = Path(path)
+        if path.exists() and not (path / EXACT_FILE).is_file():
+            kind = ("a Milvus Lite database, which needs pymilvus and milvus-lite" if _looks_like_milvus_lite(path)
+                    else "not an embedlab database")
+            raise ValueError(f"{path} exists and is {kind}: choose another --db path")
+        return cls(path, np.zeros((0, dimension), dtype=np.float32), [],
+                   {key: str(value) for key, value in properties.items()})
+
+    @classmethod
+    def open(cls, path) -> ExactStore:
+        """The store written at ``path``; clear errors for a missing, foreign or broken one."""
+        path = Path(path)
+        _require_existing(path)
+        if not (path / EXACT_FILE).is_file():
+            if _looks_like_milvus_lite(path):
+                raise ValueError(f"{path} is a Milvus Lite database, which needs pymilvus and milvus-lite: install "
+                                 f"them, or ingest again into another --db path")
+            raise ValueError(f"{path} is not an embedlab database (it should be a folder written by ingest)")
+        try:
+            with np.load(path / EXACT_FILE) as saved:
+                vectors, contents = saved["vectors"], json.loads(saved["contents"].tobytes())
+            store = cls(path, vectors, [Chunk(*fields) for fields in contents["chunks"]], contents["properties"])
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+            raise ValueError(f"{path / EXACT_FILE} is damaged: run ingest again") from None
+        if store.count() == 0 or "model" not in store.properties():
+            raise ValueError(f"{path} is empty or damaged (no chunks or no model recorded): run ingest again")
+        return store
+
+    def close(self) -> None:
+        """Nothing to free: every :meth:`add` has already written the file."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def add(self, chunks, vectors) -> None:
+        """Append ``chunks`` with their ``vectors`` (n, d), numbered after those already stored, and save."""
+        chunks, vectors = list(chunks), np.asarray(vectors, dtype=np.float32)
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors: one vector per chunk")
+        if vectors.ndim != 2 or vectors.shape[1] != self.vectors.shape[1]:
+            raise ValueError(f"vectors of shape {vectors.shape}: this store holds rows of "
+                             f"{self.vectors.shape[1]} numbers")
+        self.vectors = np.concatenate([self.vectors, vectors])
+        self._chunks.extend(chunks)
+        self.path.mkdir(parents=True, exist_ok=True)
+        contents = json.dumps({"properties": self._properties,
+                               "chunks": [dataclasses.astuple(chunk) for chunk in self._chunks]}, ensure_ascii=False)
+        partial = self.path / (EXACT_FILE + ".partial")
+        try:
+            with open(partial, "wb") as file:
+                np.savez(file, vectors=self.vectors, contents=np.frombuffer(contents.encode("utf-8"), dtype=np.uint8))
+            os.replace(partial, self.path / EXACT_FILE)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def count(self) -> int:
+        return len(self._chunks)
+
+    def properties(self) -> dict:
+        """The properties given to :meth:`create` (as strings)."""
+        return dict(self._properties)
+
+    def chunks(self) -> list[Chunk]:
+        """Every stored chunk, in key order."""
+        return list(self._chunks)
+
+    def keys_where(self, where: str) -> set:
+        """The keys of the chunks that match the Milvus expression ``where``."""
+        matches = parse_filter(where)
+        return {key for key, chunk in enumerate(self._chunks) if matches(_row(key, chunk, None))}
+
+    def search(self, query_vectors, k: int, where: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`MilvusStore.search`: (keys, scores), each (n_queries, k), best first, padded with
+        key −1 and score −inf."""
+        query_vectors = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
+        keys = np.full((len(query_vectors), k), -1, dtype=np.int64)
+        scores = np.full((len(query_vectors), k), -np.inf, dtype=np.float32)
+        allowed = np.arange(self.count()) if where is None else np.array(sorted(self.keys_where(where)),
+                                                                          dtype=np.int64)
+        if len(allowed):
+            found, found_scores = exact_search(query_vectors, self.vectors[allowed], min(k, len(allowed)))
+            keys[:, : found.shape[1]], scores[:, : found.shape[1]] = allowed[found], found_scores
+        return keys, scores
+
+
+@functools.cache
+def milvus_lite_missing() -> str | None:
+    """Why Milvus Lite cannot be used in this Python (the import error), or None when it can. The
+    first time it is missing, one line on stderr says that :class:`ExactStore` is used instead."""
+    try:
+        import milvus_lite  # noqa: F401
+        import pymilvus  # noqa: F401
+    except ImportError as error:
+        print(f"Milvus Lite cannot be imported ({error}): embedlab.rag uses its exact in-memory store instead, "
+              f"saved in the database folder; search results are the same", file=sys.stderr)
+        return str(error)
+    return None
+
+
+def create_store(path, dimension: int, properties: dict) -> MilvusStore | ExactStore:
+    """A new, empty store at ``path``: a :class:`MilvusStore`, or an :class:`ExactStore` where
+    Milvus Lite cannot be imported (:func:`milvus_lite_missing`). Book: Chapter 6, "A vector database"."""
+    kind = ExactStore if milvus_lite_missing() else MilvusStore
+    return kind.create(path, dimension, properties)
+
+
+def open_store(path) -> MilvusStore | ExactStore:
+    """The store :func:`create_store` wrote at ``path``: an exact store wherever one is found (it
+    needs only NumPy), otherwise a Milvus Lite database. Book: Chapter 6, "A vector database"."""
+    if milvus_lite_missing() or (Path(path) / EXACT_FILE).is_file():
+        return ExactStore.open(path)
+    return MilvusStore.open(path)
