@@ -110,6 +110,15 @@ def test_widgets_render_and_need_no_request_off_the_machine(chapter):
     assert [e for e in page_errors if KNOWN_PAGE_ERROR not in e] == []
 
 
+def test_no_progress_bar_in_the_page(chapter):
+    """Progress bars are for a live notebook (embedlab.progress): the built page shows none, neither
+    tqdm's widget nor its text form."""
+    page = chapter[0]
+    assert page.locator(".widget-hprogress, .progress-bar").count() == 0
+    text = page.locator("main").inner_text()
+    assert "█" not in text and "it/s]" not in text and "batches/s" not in text
+
+
 def _step_right(page, slider):
     """Move a slider one step with the keyboard, as a reader can, and let the page redraw."""
     handle = slider.locator(".noUi-handle")

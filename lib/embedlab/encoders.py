@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from embedlab import cache as cache_module
+from embedlab import progress
 from embedlab.data import require_package
 
 #: The sentence encoder of the book, and the name its embeddings are cached and stored under.
@@ -86,7 +87,8 @@ def encode(texts, model=None, batch_size: int = 32, *, cache: bool = False, show
 
     def compute():
         return (model or load_minilm()).encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                               convert_to_numpy=True, show_progress_bar=show_progress).astype(np.float32)
+                                               convert_to_numpy=True,
+                                               show_progress_bar=show_progress and progress.wanted()).astype(np.float32)
 
     if not cache:
         return compute()
@@ -107,7 +109,7 @@ def encode_with_tokens(texts, model=None, batch_size: int = 32, *, cache: bool =
 
     def compute():
         outputs = (model or load_minilm()).encode(texts, batch_size=batch_size, output_value=None,
-                                                  convert_to_numpy=False, show_progress_bar=show_progress)
+                                                  convert_to_numpy=False, show_progress_bar=show_progress and progress.wanted())
         if not outputs:
             return np.zeros((0, 384), dtype=np.float32), []
         embeddings = _unit_rows(np.stack([output["sentence_embedding"].float().cpu().numpy() for output in outputs]))
