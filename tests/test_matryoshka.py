@@ -139,6 +139,14 @@ def test_matryoshka_loss_refuses_bad_dims_and_weights():
 # Storage and quantisation
 
 
+@pytest.mark.parametrize("n_bytes, shown", [
+    (0, "0 bytes"), (512, "512 bytes"), (1_000, "1.00 kB"), (10_000 * 64 // 8, "80.0 kB"),  # binary, 10k × 64-d
+    (999_500, "1.00 MB"), (6_144_000_000, "6.14 GB"), (4 * 100_000_000 * 1536, "614 GB"), (1.2288e13, "12.3 TB")])
+def test_readable_bytes_scales_its_unit(n_bytes, shown):
+    # the calculator's old "0.000 GB" for 10,000 binary 64-d vectors is the mistake this rules out
+    assert storage.readable_bytes(n_bytes) == shown
+
+
 def test_storage_of_the_articles_example():
     """1M × 1536 float32 = 6.144e9 bytes (6.1 GB); 256-d prefixes = 1.024e9 (1.0 GB), 83% saved."""
     full = storage.storage_bytes(1_000_000, 1536, "float32")

@@ -10,7 +10,24 @@ import pandas as pd
 BYTES_PER_NUMBER = {"float32": 4, "float16": 2, "int8": 1, "binary": 1 / 8}
 
 #: Bytes in the units storage is shown in (decimal, as disks are sold).
-BYTES_PER_UNIT = {"MB": 10**6, "GB": 10**9}
+BYTES_PER_UNIT = {"kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def readable_bytes(n_bytes: float) -> str:
+    """``n_bytes`` in the largest decimal unit (:data:`BYTES_PER_UNIT`) that keeps the number at
+    least 1, with three significant digits: what a calculator shows instead of "0.000 GB".
+
+    >>> readable_bytes(960_000), readable_bytes(6_144_000_000), readable_bytes(512)
+    ('960 kB', '6.14 GB', '512 bytes')
+    """
+    if n_bytes < 0:
+        raise ValueError(f"n_bytes must be >= 0, got {n_bytes}")
+    shown = f"{n_bytes:.0f} bytes"
+    for unit, size in BYTES_PER_UNIT.items():
+        number = float(f"{n_bytes / size:.3g}")  # rounded first: 999,500 bytes is 1.00 MB, not 1000 kB
+        if number >= 1:
+            shown = f"{number:#.3g}".rstrip(".") + f" {unit}"
+    return shown
 
 
 def storage_bytes(n_vectors: int, dim: int, dtype: str = "float32") -> int:
