@@ -123,15 +123,17 @@ def figure_shown_twice(code: str) -> str | None:
     except SyntaxError:
         return None
     last = tree.body[-1] if tree.body else None
-    if (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
-            and ast.unparse(last.value.func).startswith("figures.") and not code.rstrip().endswith(";")):
-        return ast.unparse(last.value.func)
+    function = last.value.func if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) else None
+    if (isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) and function.value.id == "figures"
+            and not code.rstrip().endswith(";")):
+        return ast.unparse(function)
     return None
 
 
 def test_no_cell_shows_its_figure_twice():
     assert figure_shown_twice("x = 1\nfigures.line_chart(x, {})") == "figures.line_chart"  # the mistake
     assert figure_shown_twice("figures.line_chart(x, {});") is None
+    assert figure_shown_twice("figures.bar_chart(x, y, 'a', 'b').autofmt_xdate()") is None  # returns None
     twice = [f"{source.name}: cell {n} ends with {call}(...) without ';'"
              for source in SOURCES
              for n, cell in enumerate(jupytext.read(source).cells)
