@@ -413,3 +413,31 @@ def test_hard_debias_neutralizes_occupations_and_keeps_gendered_words(glove):
     assert debiased.similarity("babysitter", "grandmother") == pytest.approx(
         debiased.similarity("babysitter", "grandfather"), abs=1e-6)
     assert debiased.similarity("cup", "coffee") == pytest.approx(glove.similarity("cup", "coffee"), abs=0.01)  # changes little
+
+
+def test_benchmark_table_holds_gensims_scores_for_each_model(glove_small):
+    """One row per model: every section's accuracy, semantic, syntactic, total and coverage are
+    gensim's evaluate_word_analogies', and each ρ is gensim's evaluate_word_pairs'."""
+    path = data.google_analogies_path()
+    shuffled = WordVectors(glove_small.words, np.random.default_rng(0).permutation(glove_small.vectors))
+    pair_sets = {"WordSim-353 ρ": data.wordsim353_path(), "SimLex-999 ρ": data.simlex999_path()}
+    table = analogy.benchmark_table({"GloVe": glove_small, "shuffled": shuffled}, path, pair_sets, restrict_vocab=10_000)
+    assert table.index.tolist() == ["GloVe", "shuffled"]
+    for name, word_vectors in [("GloVe", glove_small), ("shuffled", shuffled)]:
+        total, sections = gensim_analogies(word_vectors, path, 10_000)
+        row = table.loc[name]
+        for section in sections[:-1]:
+            answered = len(section["correct"]) + len(section["incorrect"])
+            assert row[section["section"]] == pytest.approx(len(section["correct"]) / answered if answered else 0.0)
+        assert row["all"] == pytest.approx(total)
+        semantic = [s for s in sections[:-1] if not s["section"].startswith("gram")]
+        assert row["semantic"] == pytest.approx(sum(len(s["correct"]) for s in semantic)
+                                                / sum(len(s["correct"]) + len(s["incorrect"]) for s in semantic))
+        answered = len(sections[-1]["correct"]) + len(sections[-1]["incorrect"])
+        assert row["answered"] == pytest.approx(answered / 19_544)
+        for column, pair_path in pair_sets.items():
+            spearman = word_vectors.to_gensim().evaluate_word_pairs(str(pair_path))[1].statistic
+            assert row[column] == pytest.approx(spearman, abs=1e-12)
+    assert table.loc["GloVe", "all"] > 0.3 > table.loc["shuffled", "all"]  # the negative control
+    cosmul = analogy.benchmark_table({"GloVe": glove_small}, path, pair_sets, method="3cosmul", restrict_vocab=10_000)
+    assert cosmul.loc["GloVe", "all"] == analogy.evaluate_analogies(glove_small, path, 10_000, "3cosmul").accuracy

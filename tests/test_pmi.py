@@ -342,3 +342,39 @@ def test_svd_sweep_gives_each_dimension_what_svd_vectors_gives():
         np.testing.assert_allclose(np.abs(vectors.vectors), np.abs(alone.vectors), atol=1e-8)
     with pytest.raises(ValueError, match="smaller than the vocabulary size"):
         pmi.svd_sweep(matrix, words, [5, 40])
+
+
+def test_svd_grid_is_numpys_svd_of_each_shifted_ppmi_matrix():
+    """Each (k, d) entry has the Gram matrix W Wᵀ of numpy's rank-d SVD of the dense SPPMI_k
+    formula (W = U_d Σ_d, free of the singular vectors' signs); different shifts differ."""
+    sentences = markov_corpus(n_sentences=300)
+    vocabulary = word2vec.build_vocabulary(sentences, min_count=1)
+    counts = pmi.cooccurrence_counts(vocabulary.encode(sentences), len(vocabulary), window=2)
+    words = vocabulary.words
+    grid = pmi.svd_grid(counts, words, shifts=[1, 5], dims=[2, 4])
+    assert list(grid) == [(1, 2), (1, 4), (5, 2), (5, 4)]
+    for (k, d), vectors in grid.items():
+        dense = pmi_dense(counts.toarray(), k, positive=True, alpha=0.75)
+        kept = np.flatnonzero(dense.sum(axis=1) > 0)  # words with an all-zero row are left out
+        u, sigma, _ = np.linalg.svd(dense[kept])
+        w = u[:, :d] * sigma[:d]
+        assert vectors.words == [words[i] for i in kept]
+        np.testing.assert_allclose(vectors.vectors @ vectors.vectors.T, w @ w.T, atol=1e-5)  # float32 vectors
+    assert not np.allclose(grid[1, 4].vectors[:5], grid[5, 4].vectors[:5])
+
+
+def test_agreement_line_is_scipys_least_squares_line():
+    """Points on y = x give slope 1, intercept 0, r = 1; noisy points give scipy's linregress."""
+    import pandas as pd
+    from scipy.stats import linregress
+
+    on_the_diagonal = pd.DataFrame({"shifted_pmi": [-1.0, 0.5, 2.0], "sgns": [-1.0, 0.5, 2.0]})
+    assert pmi.agreement_line(on_the_diagonal) == pytest.approx({"slope": 1.0, "intercept": 0.0, "r": 1.0})
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    noisy = pd.DataFrame({"shifted_pmi": x, "sgns": 0.6 * x - 1.2 + rng.normal(scale=0.5, size=200)})
+    expected = linregress(noisy["shifted_pmi"], noisy["sgns"])
+    assert pmi.agreement_line(noisy) == pytest.approx(
+        {"slope": expected.slope, "intercept": expected.intercept, "r": expected.rvalue}, rel=1e-10)
+    with pytest.raises(ValueError, match="two or more pairs with different PMI values"):
+        pmi.agreement_line(on_the_diagonal.iloc[:1])

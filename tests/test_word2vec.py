@@ -333,3 +333,48 @@ def test_compiled_update_equals_the_reference_sgd_step():
     # Negative control: the steps moved the vectors far more than that tolerance.
     before = np.random.default_rng(12).normal(scale=0.5, size=(vocabulary_size, dim)).astype(np.float32)
     assert np.abs(reference_in - before).max() > 0.05
+
+
+def test_expected_pairs_with_shrunk_windows_are_the_average_of_many_draws():
+    """Averaged over draws of context_pairs(..., rng), the pair count converges to the expectation.
+    Hand-worked: n = 10, w = 2 gives 18 pairs with b = 1 and 34 with b = 2, 26 on average; a
+    billion words at w = 5 give 2·10⁹·3 − (1·2 + 2·3 + 3·4 + 4·5 + 5·6)/5 = 6·10⁹ − 14."""
+    assert word2vec.expected_context_pairs(10, 2) == 26.0
+    assert word2vec.expected_context_pairs(10**9, 5) == 6 * 10**9 - 14
+    rng = np.random.default_rng(0)
+    sentence = list(range(30))
+    draws = [len(word2vec.context_pairs(sentence, window=5, rng=rng)) for _ in range(3000)]
+    assert np.mean(draws) == pytest.approx(word2vec.expected_context_pairs(30, 5), rel=0.01)
+    # the negative control: the fixed window's count is far from what shrunk windows give
+    assert abs(np.mean(draws) - word2vec.count_context_pairs(30, 5)) > 50
+    with pytest.raises(ValueError, match="window must be at least 1, got 0"):
+        word2vec.expected_context_pairs(10, 0)
+
+
+def test_cost_exponents_are_the_slopes_of_the_log_log_lines():
+    """Exact power laws give back their exponents: seconds = 3·10⁻⁹·V is slope 1, a constant slope 0;
+    on noisy timings the slope is scipy's least-squares line through (log V, log seconds)."""
+    import pandas as pd
+    from scipy.stats import linregress
+
+    sizes = np.array([1_000, 10_000, 100_000])
+    exact = pd.DataFrame({"vocabulary size": sizes, "full softmax (s)": 3e-9 * sizes,
+                          "negative sampling (s)": np.full(3, 2e-6)})
+    assert negative_sampling.cost_exponents(exact) == pytest.approx({"full softmax": 1.0, "negative sampling": 0.0},
+                                                                    abs=1e-12)
+    rng = np.random.default_rng(0)
+    sizes = np.array([1_000, 3_000, 10_000, 30_000, 100_000])
+    noisy = pd.DataFrame({"vocabulary size": sizes, "full softmax (s)": 1e-8 * sizes**0.9 * rng.uniform(0.5, 2, 5),
+                          "negative sampling (s)": 1e-5 * rng.uniform(0.5, 2, 5)})
+    exponents = negative_sampling.cost_exponents(noisy)
+    for method in ("full softmax", "negative sampling"):
+        expected = linregress(np.log(sizes), np.log(noisy[f"{method} (s)"])).slope
+        assert exponents[method] == pytest.approx(expected, rel=1e-10)
+    with pytest.raises(ValueError, match="two or more different vocabulary sizes"):
+        negative_sampling.cost_exponents(exact.iloc[:1])
+
+
+def test_docstring_examples_are_true():
+    import doctest
+
+    assert doctest.testmod(word2vec).failed == 0

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from embedlab import word_similarity
 from embedlab.similarity import normalize
 from embedlab.vectors import WordVectors, first_rows, restricted_size
 
@@ -311,6 +312,31 @@ def evaluate_analogies(word_vectors: WordVectors, path, restrict_vocab: int | No
         is_right = answer >= 0 and first_row[answer] == question_rows[i, 3]
         (results[section].correct if is_right else results[section].incorrect).append(question)
     return AnalogyResults(results, len(questions))
+
+
+def benchmark_table(models: dict, questions, word_pair_sets: dict, method: str = "3cosadd",
+                    restrict_vocab: int | None = 30_000) -> pd.DataFrame:
+    """Every benchmark of Chapter 3 for several models, each evaluated once: one row per model.
+
+    ``models`` maps a name to :class:`~embedlab.vectors.WordVectors`; ``word_pair_sets`` maps a
+    column name to a file of human similarity scores. Columns: the accuracy of each section of
+    the analogy file ``questions`` (:func:`evaluate_analogies` with ``method`` and
+    ``restrict_vocab``), "semantic", "syntactic" and "all" (correct / answered), "answered"
+    (the coverage: answered / questions in the file), then Spearman's ρ between the model's
+    cosines and the human scores of each word-pair file
+    (:func:`embedlab.word_similarity.evaluate_word_pairs`). Book: Chapter 3, "The analogy
+    benchmark" and "Analogies are a sanity check, not an evaluation".
+    """
+    rows = {}
+    for name, word_vectors in models.items():
+        results = evaluate_analogies(word_vectors, questions, restrict_vocab, method)
+        row = {section.name: section.accuracy for section in results.sections}
+        row.update(semantic=results.semantic.accuracy, syntactic=results.syntactic.accuracy, all=results.accuracy,
+                   answered=results.coverage)
+        row.update({column: word_similarity.evaluate_word_pairs(word_vectors, path).spearman
+                    for column, path in word_pair_sets.items()})
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def input_answers(word_vectors: WordVectors, path, restrict_vocab: int | None = 30_000,

@@ -162,7 +162,8 @@ def cost_per_pair(vocabulary_sizes, dim: int = 100, negative: int = 5, repeats: 
     Full softmax scores the centre against all V output vectors and updates all of them:
     O(V·d). Negative sampling touches 1 + k of them: O(k·d), whatever V is. Both are timed
     in NumPy on random matrices, ``repeats`` updates each, for every V in
-    ``vocabulary_sizes``. Returns a ``pandas.DataFrame`` (seconds, and multiply-adds).
+    ``vocabulary_sizes``; the seconds are the median update's. Returns a ``pandas.DataFrame``
+    (seconds, and multiply-adds).
     Book: Chapter 2, "Why full softmax does not scale".
     """
     import pandas as pd
@@ -173,20 +174,46 @@ def cost_per_pair(vocabulary_sizes, dim: int = 100, negative: int = 5, repeats: 
         w_out = rng.normal(scale=0.1, size=(size, dim)).astype(np.float32)
         hidden = rng.normal(scale=0.1, size=dim).astype(np.float32)
         targets = rng.integers(0, size, size=(repeats, negative + 1))
-        started = time.perf_counter()
+        softmax_times, sampling_times = [], []
         for _ in range(repeats):
+            started = time.perf_counter()
             scores = w_out @ hidden  # (V,)
             probabilities = np.exp(scores - scores.max())
             probabilities /= probabilities.sum()
             probabilities[0] -= 1.0  # gradient of cross-entropy with the true word at row 0
             w_out -= 0.01 * np.outer(probabilities, hidden)
-        softmax_seconds = (time.perf_counter() - started) / repeats
-        started = time.perf_counter()
+            softmax_times.append(time.perf_counter() - started)
         for rows_touched in targets:
+            started = time.perf_counter()
             scores = w_out[rows_touched] @ hidden  # (1 + k,)
             gradient = sigmoid(scores) - np.r_[1.0, np.zeros(negative)]
             w_out[rows_touched] -= 0.01 * np.outer(gradient, hidden).astype(np.float32)
-        sampling_seconds = (time.perf_counter() - started) / repeats
+            sampling_times.append(time.perf_counter() - started)
+        # The median, not the mean: one update slowed by another process must not move the result.
+        softmax_seconds, sampling_seconds = float(np.median(softmax_times)), float(np.median(sampling_times))
         rows.append((size, softmax_seconds, sampling_seconds, 2 * size * dim, 2 * (negative + 1) * dim))
     return pd.DataFrame(rows, columns=["vocabulary size", "full softmax (s)", "negative sampling (s)",
                                        "full softmax multiply-adds", "negative sampling multiply-adds"])
+
+
+def cost_exponents(costs) -> dict[str, float]:
+    """How fast each update's cost grows with V: the exponent a of seconds ∝ V^a.
+
+    ``costs`` is :func:`cost_per_pair`'s table. For each method, a is the least-squares slope of
+    y = log(seconds) on x = log(V), the slope of its line on a log–log plot:
+
+        a = Σ_i (x_i − x̄)(y_i − ȳ) / Σ_i (x_i − x̄)².
+
+    The work predicts a = 1 for the full softmax (O(V·d)) and a = 0 for negative sampling
+    (O(k·d)). Measured, the softmax's a is below 1: at small V a fixed cost per update (NumPy's
+    overhead for each call) dominates the V·d multiply-adds. Returns ``{"full softmax": a,
+    "negative sampling": a}``. Book: Chapter 2, "Why full softmax does not scale".
+    """
+    x = np.log(np.asarray(costs["vocabulary size"], dtype=np.float64))
+    if len(x) < 2 or np.ptp(x) == 0:
+        raise ValueError("need costs measured at two or more different vocabulary sizes to fit a slope")
+    exponents = {}
+    for method in ("full softmax", "negative sampling"):
+        y = np.log(np.asarray(costs[f"{method} (s)"], dtype=np.float64))
+        exponents[method] = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
+    return exponents

@@ -17,8 +17,9 @@ The pipeline, in the order the chapter builds it:
 
 1. word–context counts within a window (:func:`cooccurrence_counts`);
 2. the shifted positive PMI matrix, SPPMI = max(PMI − log k, 0) (:func:`pmi_matrix`);
-3. a truncated SVD, W = U_d Σ_d^p (:func:`svd_vectors`); all three in :func:`pmi_vectors`;
-4. the check of the theory on a trained SGNS model (:func:`sgns_pmi_agreement`).
+3. a truncated SVD, W = U_d Σ_d^p (:func:`svd_vectors`); all three in :func:`pmi_vectors`, and
+   steps 2 and 3 for several shifts and dimensions at once in :func:`svd_grid`;
+4. the check of the theory on a trained SGNS model (:func:`sgns_pmi_agreement`, :func:`agreement_line`).
 """
 
 from __future__ import annotations
@@ -227,6 +228,22 @@ def svd_sweep(matrix, words, dims, eigenvalue_weight: float = 1.0, seed: int = 0
     return {dim: WordVectors(kept, vectors[:, :dim]) for dim in dims}
 
 
+def svd_grid(counts, words, shifts, dims, *, context_smoothing: float = 0.75, eigenvalue_weight: float = 1.0,
+             seed: int = 0) -> dict[tuple[float, int], WordVectors]:
+    """SVD word vectors of SPPMI_k for every shift k in ``shifts`` and dimension d in ``dims``.
+
+    ``{(k, d): WordVectors}``, each the rank-d :func:`svd_vectors` of
+    :func:`pmi_matrix` (counts, shift=k) = max(PMI_α − log k, 0). It costs one PMI matrix and one
+    SVD per k, which serves every d (:func:`svd_sweep`): the grid of the shift, which discards
+    the associations weaker than log k, against the number of dimensions kept.
+    Book: Chapter 3, "Why it works".
+    """
+    words = list(words)
+    return {(k, d): vectors for k in shifts
+            for d, vectors in svd_sweep(pmi_matrix(counts, shift=k, context_smoothing=context_smoothing), words,
+                                        dims, eigenvalue_weight, seed).items()}
+
+
 # ----------------------------------------------------------------------------------------
 # 4. The whole pipeline, and the check against SGNS
 
@@ -330,3 +347,25 @@ def sgns_pmi_agreement(trained, counts, words, *, shift: float = 5.0, context_sm
         "sgns": np.einsum("pd,pd->p", w, c),
         "shifted_pmi": np.asarray(shifted[rows, columns]).ravel(),
     })
+
+
+def agreement_line(agreement: pd.DataFrame) -> dict[str, float]:
+    """How closely SGNS's scores follow the shifted PMI: a straight-line fit of
+    :func:`sgns_pmi_agreement`'s ``sgns`` (y) on ``shifted_pmi`` (x).
+
+    Returns ``{"slope": b, "intercept": a, "r": r}`` of the least-squares line y ≈ a + b·x,
+
+        b = Σ (x − x̄)(y − ȳ) / Σ (x − x̄)²,   a = ȳ − b·x̄,   r = Σ (x − x̄)(y − ȳ) / sqrt(Σ (x − x̄)² · Σ (y − ȳ)²),
+
+    r being Pearson's correlation. At SGNS's optimum every point lies on y = x (Levy & Goldberg
+    2014): b = 1, a = 0, r = 1. A slope below 1 means the model's scores spread less than the
+    PMI values do. Book: Chapter 3, "Why it works".
+    """
+    x = agreement["shifted_pmi"].to_numpy(dtype=np.float64)
+    y = agreement["sgns"].to_numpy(dtype=np.float64)
+    if len(x) < 2 or np.ptp(x) == 0:
+        raise ValueError("need two or more pairs with different PMI values to fit a line")
+    dx, dy = x - x.mean(), y - y.mean()
+    slope = (dx * dy).sum() / (dx**2).sum()
+    return {"slope": float(slope), "intercept": float(y.mean() - slope * x.mean()),
+            "r": float((dx * dy).sum() / np.sqrt((dx**2).sum() * (dy**2).sum()))}

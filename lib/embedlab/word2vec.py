@@ -228,6 +228,23 @@ def count_context_pairs(n_tokens: int, window: int) -> int:
     return 2 * right
 
 
+def expected_context_pairs(n_tokens: int, window: int) -> float:
+    """Expected number of skip-gram pairs of a sentence when each window is shrunk at random.
+
+    word2vec (the C tool, gensim and :func:`context_pairs` with an ``rng``) gives each centre a
+    window b drawn uniformly from 1 … w. By linearity of expectation the expected count is the
+    mean of the fixed-window counts, (1/w) Σ_{b=1}^{w} :func:`count_context_pairs` (n, b); when
+    n > 2w that is 2n·(w + 1)/2 − (w + 1)(w + 2)/3, about (w + 1)n: for a billion words at
+    w = 5, 6·10⁹ − 14 instead of 10¹⁰ − 30. Book: Chapter 2, "The sliding context window".
+
+    >>> expected_context_pairs(10, 2)   # (18 + 34) / 2
+    26.0
+    """
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    return sum(count_context_pairs(n_tokens, b) for b in range(1, window + 1)) / window
+
+
 # ----------------------------------------------------------------------------------------
 # 5. Training
 
@@ -384,8 +401,9 @@ def compare_with_gensim(sentences, ours: TrainedWordVectors, *, sg: bool = True,
                         negative: int = 5, min_count: int = 5, epochs: int = 5, workers: int = 1, seed: int = 1):
     """Train gensim's Word2Vec with the same settings as ``ours`` and compare them side by side.
 
-    Returns a ``pandas.DataFrame``: training seconds, words per second (corpus words ×
-    epochs / seconds), accuracy on the Google analogy questions in vocabulary and the
+    Returns a ``pandas.DataFrame``: training seconds, words per second (the corpus's words
+    that are in the vocabulary × epochs / seconds, as ``TrainingHistory.words_per_second``
+    counts them), accuracy on the Google analogy questions in vocabulary and the
     Spearman correlation with WordSim-353, both scored the same way for both models
     (:mod:`embedlab.analogy`, whose answers equal gensim's evaluators').
     Book: Chapter 2, "The same run in gensim".
@@ -401,7 +419,7 @@ def compare_with_gensim(sentences, ours: TrainedWordVectors, *, sg: bool = True,
     started = time.perf_counter()
     model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
     gensim_seconds = time.perf_counter() - started
-    n_words = sum(len(s) for s in sentences)
+    n_words = ours.vocabulary.total
     rows = {}
     for name, vectors, seconds in [("embedlab", ours, ours.history.seconds),
                                    ("gensim", WordVectors.from_gensim(model.wv), gensim_seconds)]:
@@ -416,9 +434,10 @@ def snapshot_scores(history: TrainingHistory, snapshot_words, pairs) -> np.ndarr
     """σ(v_a · u_b) for each (a, b) in ``pairs`` at every snapshot of ``history``.
 
     v_a is a's input vector, u_b is b's output vector, both from the snapshots that
-    :func:`train` took of ``snapshot_words``. Returns an array (snapshots, pairs): for real
-    (word, context) pairs the scores rise towards 1 during training, for sampled fake pairs
-    they fall towards 0. Book: Chapter 2, "Negative sampling, before and after".
+    :func:`train` took of ``snapshot_words``. Returns an array (snapshots, pairs). Every score
+    is 0.5 before training (the output vectors start at zero); training raises the scores of
+    strongly associated pairs and lowers those of sampled fake pairs, towards σ(PMI − log k)
+    (Levy & Goldberg 2014), not to 1 and 0. Book: Chapter 2, "Negative sampling, before and after".
     """
     row = {w: i for i, w in enumerate(snapshot_words)}
     missing = [w for pair in pairs for w in pair if w not in row]
