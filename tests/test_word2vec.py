@@ -46,8 +46,43 @@ def test_vocabulary_errors_are_clear():
         word2vec.build_vocabulary([["a", "b", "a", "c"]], min_count=5)
     with pytest.raises(ValueError, match="the corpus is empty"):
         word2vec.train([])
-    with pytest.raises(TypeError, match="not of strings"):
+    with pytest.raises(TypeError, match="corpus item 0 is a str, not a sentence"):
         word2vec.train(["a sentence as a string"])
+
+
+SENTENCES = [["the", "cat", "sat"], ["the", "dog", "sat"]] * 20
+
+
+@pytest.mark.parametrize("corpus, error, message", [
+    ([["a", "b"], "a string"], TypeError, "corpus item 1 is a str, not a sentence"),  # trained on its characters before
+    ([["a", 3]], TypeError, "corpus item 0 holds a int token"),
+    ("just text", ValueError, "the corpus is empty or not a list"),
+])
+def test_a_corpus_train_cannot_use_is_one_clear_error(corpus, error, message):
+    with pytest.raises(error, match=message):
+        word2vec.train(corpus, min_count=1, progress_bar=False)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"window": 0}, "window must be a whole number of at least 1, got 0"),  # a SystemError from numba before
+    ({"dim": 0}, "dim must be a whole number of at least 1, got 0"),
+    ({"epochs": 0}, "epochs must be a whole number of at least 1, got 0"),
+    ({"negative": -1}, "negative must be a whole number of at least 1, got -1"),
+    ({"dim": 2.5}, "dim must be a whole number"),
+    ({"alpha": float("nan")}, "alpha must be a finite number, got nan"),
+    ({"alpha": -0.025}, "learning rates must be >= 0"),
+    ({"sample": -1e-3}, "sample must be >= 0"),
+])
+def test_a_setting_train_cannot_use_is_one_clear_error(setting, message):
+    with pytest.raises(ValueError, match=message):
+        word2vec.train(SENTENCES, min_count=1, progress_bar=False, **setting)
+
+
+def test_the_smallest_valid_settings_train():
+    # the other side of the boundaries above: window 1, one negative, one epoch, sample 0
+    trained = word2vec.train(SENTENCES, min_count=1, dim=2, window=1, negative=1, epochs=1, sample=0,
+                             progress_bar=False)
+    assert trained.vectors.shape == (4, 2) and np.isfinite(trained.vectors).all()
 
 
 def _gensim_vocabulary(sentences, sample, ns_exponent=0.75):

@@ -271,6 +271,37 @@ class TrainedWordVectors(WordVectors):
         self.history = history
 
 
+def check_training_settings(corpus, *, dim, window, negative, min_count, epochs, alpha, min_alpha, sample,
+                            ns_exponent, workers, steps) -> None:
+    """Raise one clear error for a corpus or a setting :func:`train` cannot use, before any
+    work: a corpus that is not a non-empty list of sentences of string tokens (a string where a
+    sentence should be would be trained on its characters), a size or count below its minimum,
+    a learning rate or exponent that is not a finite number (NaN would train without a word and
+    return NaN vectors)."""
+    if isinstance(corpus, str) or not hasattr(corpus, "__len__") or len(corpus) == 0:
+        raise ValueError("the corpus is empty or not a list: give a list of sentences, each a list of tokens")
+    for position, sentence in enumerate(corpus):
+        if isinstance(sentence, str) or not isinstance(sentence, (list, tuple)):
+            raise TypeError(f"corpus item {position} is a {type(sentence).__name__}, not a sentence (a list of tokens); "
+                            "split text into sentences of words with sentences_of()")
+        if sentence and not all(isinstance(token, str) for token in sentence):
+            kind = next(type(token).__name__ for token in sentence if not isinstance(token, str))
+            raise TypeError(f"corpus item {position} holds a {kind} token: every token must be a string")
+    minimums = {"dim": (dim, 1), "window": (window, 1), "negative": (negative, 1), "min_count": (min_count, 1),
+                "epochs": (epochs, 1), "workers": (workers, 1), "steps": (steps, 1)}
+    for name, (value, least) in minimums.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be a whole number of at least {least}, got {value!r}")
+    numbers = {"alpha": alpha, "min_alpha": min_alpha, "sample": sample, "ns_exponent": ns_exponent}
+    for name, value in numbers.items():
+        if not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if alpha < 0 or min_alpha < 0:
+        raise ValueError(f"learning rates must be >= 0 (0 learns nothing), got alpha={alpha}, min_alpha={min_alpha}")
+    if sample < 0:
+        raise ValueError(f"sample must be >= 0 (0 turns subsampling off), got {sample}")
+
+
 def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative: int = 5, min_count: int = 5,
           epochs: int = 5, alpha: float = 0.025, min_alpha: float = 0.0001, sample: float = 1e-3,
           ns_exponent: float = 0.75, workers: int = 1, seed: int = 1, steps: int = 50,
@@ -298,10 +329,9 @@ def train(corpus, *, sg: bool = True, dim: int = 100, window: int = 5, negative:
     ``save_word2vec_format()`` come from :class:`~embedlab.vectors.WordVectors`.
     Book: Chapter 2, "Training on real text".
     """
-    if not corpus:
-        raise ValueError("the corpus is empty: give a list of sentences, each a list of tokens")
-    if isinstance(corpus[0], str):
-        raise TypeError("corpus must be a list of sentences (lists of tokens), not of strings; use sentences_of()")
+    check_training_settings(corpus, dim=dim, window=window, negative=negative, min_count=min_count, epochs=epochs,
+                            alpha=alpha, min_alpha=min_alpha, sample=sample, ns_exponent=ns_exponent,
+                            workers=workers, steps=steps)
     vocabulary = build_vocabulary(corpus, min_count)
     for word in snapshot_words:
         if word not in vocabulary.index:
