@@ -268,6 +268,7 @@ def test_milvus_returns_the_exact_top_k_and_persists(tmp_path):
     path = tmp_path / "store.db"
     with store.MilvusStore.create(path, 16, {"model": "synthetic"}) as milvus:
         milvus.add(chunks, vectors, batch_size=128)
+        milvus.commit()
         keys, scores = milvus.search(queries, k=10)
     expected_keys, expected_scores = search.exact_search(queries, vectors, k=10)
     np.testing.assert_array_equal(keys, expected_keys)
@@ -283,6 +284,7 @@ def test_milvus_filtered_search_equals_exact_search_on_the_subset(tmp_path):
     queries = vectors[10:13]
     with store.MilvusStore.create(tmp_path / "store.db", 16, {"model": "synthetic"}) as milvus:
         milvus.add(chunks, vectors)
+        milvus.commit()
         keys, _ = milvus.search(queries, k=5, where='title == "Title 3" and source == "folder1"')
         subset = np.array([i for i, c in enumerate(chunks) if c.title == "Title 3" and c.source == "folder1"])
         assert keys.tolist() == subset[search.exact_search(queries, vectors[subset], k=5)[0]].tolist()
@@ -299,14 +301,18 @@ def test_missing_and_broken_databases_give_clear_errors(tmp_path):
         store.MilvusStore.open(tmp_path / "file.db")
     with pytest.raises(ValueError, match="exists and is not a Milvus Lite database"):
         store.MilvusStore.create(tmp_path / "file.db", 4, {})
-    store.MilvusStore.create(tmp_path / "empty.db", 4, {"model": "x"}).close()
+    store.MilvusStore.create(tmp_path / "unfinished.db", 4, {"model": "x"}).close()  # never committed
+    with pytest.raises(ValueError, match="unfinished.db holds no 'chunks' collection: .* run ingest first"):
+        store.MilvusStore.open(tmp_path / "unfinished.db")
+    with store.MilvusStore.create(tmp_path / "empty.db", 4, {"model": "x"}) as empty:
+        empty.commit()
     with pytest.raises(ValueError, match="is empty or damaged"):
         store.MilvusStore.open(tmp_path / "empty.db")
     with store.MilvusStore.create(tmp_path / "other.db", 4, {}) as milvus:
         with pytest.raises(ValueError, match="one vector per chunk"):
             milvus.add(synthetic_chunks(3, 4)[0], np.zeros((2, 4)))
         long_title = chunking.Chunk("d", "T" * 3000, 0, 0, 1, "x")
-        with pytest.raises(ValueError, match="the title of chunk 'd#0' is longer than 2,048 bytes"):
+        with pytest.raises(ValueError, match="chunk 'd#0' cannot be stored: its title is 3,000 bytes long .chunk 0., more than the 2,048 a database"):
             milvus.add([long_title], np.zeros((1, 4)))
 
 
@@ -433,10 +439,20 @@ def notes_folder(tmp_path):
 
 
 def test_read_source_skips_and_lists_unusable_files(tmp_path):
-    documents, skipped = pipeline.read_source(notes_folder(tmp_path))
+    documents, skipped, other_types = pipeline.read_source(notes_folder(tmp_path))
     assert [(d.doc_id, d.title) for d in documents] == [("billing/refunds.md", "refunds"), ("mobile.txt", "mobile")]
     assert skipped == [("blank.md", "empty"), ("dead.txt", "No such file or directory"),
                        ("latin1.txt", "not UTF-8 text")]
+    assert other_types == {".png": 1}
+    # A byte-order mark is not text, and files of other types are counted, not passed over in silence.
+    folder = tmp_path / "typed"
+    folder.mkdir()
+    (folder / "bom.txt").write_text("\ufeffRefunds take ten days.", encoding="utf-8")
+    for name in ("guide.markdown", "api.rst", "manual.pdf", "notes.rst", "Makefile"):
+        (folder / name).write_text("text")
+    documents, _, other_types = pipeline.read_source(folder)
+    assert documents[0].text == "Refunds take ten days."  # not "\ufeffRefunds ..."
+    assert other_types == {"(no suffix)": 1, ".markdown": 1, ".pdf": 1, ".rst": 2}
     (tmp_path / "nothing").mkdir()
     with pytest.raises(ValueError, match="holds no .txt or .md files"):
         pipeline.read_source(tmp_path / "nothing")
@@ -458,7 +474,7 @@ def test_cli_ingests_a_folder_and_searches_it_as_json(tmp_path):
     db = str(tmp_path / "notes.db")
     ingested = _run("ingest", str(notes_folder(tmp_path)), "--db", db, "--quiet", tmp_path=tmp_path)
     assert ingested.returncode == 0, ingested.stderr
-    assert "ingested 2 documents (2 chunks)" in ingested.stdout
+    assert "now holds 2 documents (2 chunks); --mode replace (the default)" in ingested.stdout
     assert "skipped latin1.txt: not UTF-8 text" in ingested.stdout and "skipped blank.md: empty" in ingested.stdout
     found = _run("search", "how long do refunds take", "--db", db, "-k", "2", "--json", tmp_path=tmp_path)
     assert found.returncode == 0, found.stderr

@@ -65,11 +65,13 @@ def test_exact_store_filters_and_searches_as_milvus_does(tmp_path):
     queries = vectors[:4] + 0.05
     with store.MilvusStore.create(tmp_path / "milvus.db", 16, {"model": "synthetic"}) as milvus:
         milvus.add(chunks, vectors)
+        milvus.commit()
         expected_keys = [milvus.keys_where(where) for where in FILTERS]
         expected_hits = [milvus.search(queries, 12, where) for where in (None, FILTERS[1], FILTERS[5])]
     exact = store.ExactStore.create(tmp_path / "exact.db", 16, {"model": "synthetic"})
     for start in range(0, len(chunks), 128):
         exact.add(chunks[start:start + 128], vectors[start:start + 128])
+    exact.commit()
     exact = store.ExactStore.open(tmp_path / "exact.db")  # read back from the file
     assert exact.chunks() == chunks and exact.properties() == {"model": "synthetic"}
     for where, keys in zip(FILTERS, expected_keys):
@@ -88,6 +90,7 @@ def test_a_filter_outside_the_grammar_gets_one_clear_line(tmp_path):
     chunks, vectors = synthetic_chunks(3, 4)
     exact = store.ExactStore.create(tmp_path / "exact.db", 4, {"model": "x"})
     exact.add(chunks, vectors)
+    exact.commit()
     with pytest.raises(ValueError, match=r"""cannot read the filter 'titel == "a"': 'titel' is not a field; """
                                          r"filters compare the fields id, doc_id, .* joined by and, or, not"):
         exact.search(vectors[:1], 2, 'titel == "a"')
@@ -99,16 +102,16 @@ def test_a_filter_outside_the_grammar_gets_one_clear_line(tmp_path):
 
 def test_exact_store_never_overwrites_what_it_did_not_write(tmp_path, monkeypatch):
     store.MilvusStore.create(tmp_path / "milvus.db", 4, {"model": "x"}).close()
-    with pytest.raises(ValueError, match="milvus.db exists and is a Milvus Lite database, which needs pymilvus"):
+    with pytest.raises(ValueError, match="milvus.db is a Milvus Lite database, which needs pymilvus and milvus-lite: install them, or choose"):
         store.ExactStore.create(tmp_path / "milvus.db", 4, {"model": "x"})
     with pytest.raises(ValueError, match="milvus.db is a Milvus Lite database, which needs pymilvus and milvus-lite"):
         store.ExactStore.open(tmp_path / "milvus.db")
     assert (tmp_path / "milvus.db" / "collections").is_dir()
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(ValueError, match="notes.txt exists and is not an embedlab database: choose another --db"):
+    with pytest.raises(ValueError, match="notes.txt exists and is not an embedlab database .* choose another --db path"):
         store.ExactStore.create(tmp_path / "notes.txt", 4, {})
     assert (tmp_path / "notes.txt").read_text() == "mine"
-    with pytest.raises(ValueError, match="notes.txt is not an embedlab database .it should be a folder written by"):
+    with pytest.raises(ValueError, match="notes.txt exists and is not an embedlab database .it should be a folder written by"):
         store.ExactStore.open(tmp_path / "notes.txt")
     with pytest.raises(FileNotFoundError, match="no database at .*create one with: python -m embedlab.rag ingest"):
         store.ExactStore.open(tmp_path / "missing.db")
@@ -116,12 +119,15 @@ def test_exact_store_never_overwrites_what_it_did_not_write(tmp_path, monkeypatc
     with pytest.raises(ValueError, match=r"vectors of shape \(1, 3\): this store holds rows of 4 numbers"):
         unnamed.add(synthetic_chunks(1, 3)[0], np.zeros((1, 3)))
     unnamed.add(*synthetic_chunks(2, 4))
+    unnamed.commit()
     with pytest.raises(ValueError, match="unnamed.db is empty or damaged .no chunks or no model recorded"):
         store.ExactStore.open(tmp_path / "unnamed.db")
 
     chunks, vectors = synthetic_chunks(5, 4)
     path = tmp_path / "exact.db"
-    store.ExactStore.create(path, 4, {"model": "x"}).add(chunks, vectors)
+    written = store.ExactStore.create(path, 4, {"model": "x"})
+    written.add(chunks, vectors)
+    written.commit()
     saved = (path / store.EXACT_FILE).read_bytes()
 
     def interrupted(file, **arrays):
@@ -129,13 +135,15 @@ def test_exact_store_never_overwrites_what_it_did_not_write(tmp_path, monkeypatc
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", interrupted)
+    interrupted_store = store.ExactStore.create(path, 4, {"model": "x"})
+    interrupted_store.add(chunks[:2], vectors[:2])
     with pytest.raises(OSError, match="disk full"):
-        store.ExactStore.create(path, 4, {"model": "x"}).add(chunks[:2], vectors[:2])
+        interrupted_store.commit()
     assert (path / store.EXACT_FILE).read_bytes() == saved and os.listdir(path) == [store.EXACT_FILE]
     monkeypatch.undo()
     assert store.ExactStore.open(path).count() == 5  # the earlier index, whole
     (path / store.EXACT_FILE).write_bytes(saved[:100])
-    with pytest.raises(ValueError, match="embedlab-exact.npz is damaged: run ingest again"):
+    with pytest.raises(ValueError, match="embedlab-exact.npz is damaged: delete it and run ingest again"):
         store.ExactStore.open(path)
 
 
@@ -185,7 +193,7 @@ def test_the_command_line_without_milvus_ingests_and_answers_as_with_it(tmp_path
     ingested = _run_without_milvus("-m", "embedlab.rag", "ingest", str(folder), "--db", str(db), "--quiet",
                                    tmp_path=tmp_path)
     assert ingested.returncode == 0 and ingested.stderr.splitlines() == [FALLBACK_LINE], ingested.stderr
-    assert "ingested 2 documents (2 chunks)" in ingested.stdout and os.listdir(db) == [store.EXACT_FILE]
+    assert "now holds 2 documents (2 chunks); --mode replace (the default)" in ingested.stdout and os.listdir(db) == [store.EXACT_FILE]
     question = ["answer", "How long do refunds take?", "-k", "2", "--json"]
     answered = _run_without_milvus("-m", "embedlab.rag", *question, "--db", str(db), tmp_path=tmp_path)
     assert answered.returncode == 0 and answered.stderr.splitlines() == [FALLBACK_LINE], answered.stderr

@@ -9,9 +9,9 @@ in the order the chapter builds them:
 4. :mod:`~embedlab.rag.dense`: what the encoder reads for each chunk, and the chunks'
    embeddings, cached on disk (the encoder itself is :mod:`embedlab.encoders`);
 5. :mod:`~embedlab.rag.store`: a vector database, Milvus Lite, embedded in the process and
-   saved to a local folder (the same client code talks to a Milvus server); where Milvus Lite
-   cannot be imported, an exact store with the same answers, whose filters
-   :mod:`~embedlab.rag.filters` reads;
+   saved to a local folder, or a Milvus server, through the same client code
+   (:mod:`~embedlab.rag.milvus_store`); where Milvus Lite cannot be imported, an exact store with
+   the same answers, whose filters :mod:`~embedlab.rag.filters` reads;
 6. :mod:`~embedlab.rag.retrieval`: hybrid search by reciprocal rank fusion and re-ranking by
    late interaction over MiniLM's token vectors, put together in ``Retriever``;
 7. :mod:`~embedlab.rag.evaluation`: measuring all of it on questions with known answers;

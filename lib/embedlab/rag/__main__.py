@@ -12,8 +12,12 @@ from embedlab.rag.chunking import ChunkingConfig
 from embedlab.rag.corpora import wikipedia_documents, wikipedia_questions
 from embedlab.rag.evaluation import evaluate_retrievers
 from embedlab.rag.generation import GENERATORS
-from embedlab.rag.pipeline import IngestReport, answer, ingest, search
+from embedlab.rag.pipeline import MODES, IngestReport, answer, ingest, search
 from embedlab.rag.retrieval import SEARCH_METHODS, Retriever
+
+
+DB_HELP = ("a Milvus Lite folder (e.g. notes.db), or a Milvus server, http(s)://host:port, whose token, "
+           "if it needs one, is read from the environment variable MILVUS_TOKEN")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     ingest_command = commands.add_parser("ingest", help="build a database from documents")
     ingest_command.add_argument("source", help="a folder of .txt/.md files, 'wikipedia-sample' or 'help-centre'")
-    ingest_command.add_argument("--db", required=True, help="the database to write (a .db folder)")
+    ingest_command.add_argument("--db", required=True, help=DB_HELP + "; made if it is a new folder")
+    ingest_command.add_argument("--mode", choices=MODES, default="replace",
+                                help="replace (the default): the database ends up holding exactly the source's "
+                                     "documents; add: it also keeps the documents the source does not have. In "
+                                     "both, unchanged documents keep their vectors, changed ones are replaced, and "
+                                     "the output counts the documents and chunks added, replaced, kept, removed "
+                                     "and skipped. The old database stays in use until the new one is complete")
     ingest_command.add_argument("--max-tokens", type=int, default=ChunkingConfig.max_tokens)
     ingest_command.add_argument("--overlap", type=int, default=ChunkingConfig.overlap)
     ingest_command.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -30,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                            ("answer", "an answer with numbered citations")):
         command = commands.add_parser(name, help=helptext)
         command.add_argument("question")
-        command.add_argument("--db", required=True, help="a database written by ingest")
+        command.add_argument("--db", required=True, help=DB_HELP + ", written by ingest")
         command.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
         command.add_argument("--method", choices=SEARCH_METHODS, default="hybrid+rerank")
         command.add_argument("--json", action="store_true", help="JSON lines instead of text")
@@ -43,14 +53,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _count(number: int, noun: str) -> str:
+    """``_count(1, "chunk")`` -> ``"1 chunk"``, ``_count(2, "chunk")`` -> ``"2 chunks"``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _print_ingest(report: IngestReport) -> None:
-    print(f"ingested {report.documents} documents ({report.chunks} chunks) into {report.db_path} "
-          f"in {report.seconds:.1f} s")
+    print(f"{report.db_path} now holds {_count(report.documents, 'document')} ({_count(report.chunks, 'chunk')}); "
+          f"--mode {report.mode}{' (the default)' if report.mode == 'replace' else ''}, {report.seconds:.1f} s")
+    print(", ".join(f"{change} {_count(documents, 'document') if change == 'added' else documents} "
+                    f"({_count(chunks, 'chunk')})" for change, (documents, chunks) in report.changes.items()))
     for name, reason in report.skipped:
         print(f"skipped {name}: {reason}")
+    if report.truncated:
+        print(f"truncated: {len(report.truncated)} chunks are longer than the 256 tokens MiniLM reads, which embeds "
+              f"only their beginning (e.g. {', '.join(report.truncated[:3])}): lower --max-tokens; text without "
+              f"spaces is cut only at spaces")
+    if report.other_types:
+        print("not read (only .txt and .md files are): "
+              + ", ".join(_count(count, f"{suffix} file") for suffix, count in report.other_types.items()))
 
 
 def _print_hits(hits, as_json: bool) -> None:
+    if not hits and not as_json:
+        print("no results")
     for hit in hits:
         if as_json:
             print(json.dumps(hit.as_dict(), ensure_ascii=False))
@@ -70,7 +96,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "ingest":
             config = ChunkingConfig(args.max_tokens, args.overlap)
-            _print_ingest(ingest(args.source, args.db, config, show_progress=not args.quiet))
+            _print_ingest(ingest(args.source, args.db, config, show_progress=not args.quiet, mode=args.mode))
         elif args.command == "evaluate":
             documents = wikipedia_documents(args.max_words)
             retriever = Retriever.from_documents(documents, show_progress=True)
@@ -90,6 +116,13 @@ def main(argv=None) -> int:
                 _print_hits(result.hits, as_json=False)
     except (ImportError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        if not type(error).__module__.startswith(("pymilvus", "milvus_lite")):
+            raise
+        # What the library does not foresee from Milvus still gets one line, not its traceback.
+        print(f"error: Milvus: {getattr(error, 'message', error)} (if the database is damaged, ingest again into a "
+              f"new --db)", file=sys.stderr)
         return 1
     return 0
 

@@ -36,6 +36,10 @@ _COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": op
 
 Predicate = Callable[[dict], bool]
 
+#: What every message about a filter ends with: what a filter may say.
+_GRAMMAR_HINT = (f"filters compare the fields {', '.join(FIELD_TYPES)} with ==, !=, <, <=, >, >=, in, like, "
+                 f"joined by and, or, not")
+
 
 def parse_filter(where: str) -> Predicate:
     """A function that tells whether a row (a dict of :data:`FIELD_TYPES`' fields) matches the Milvus
@@ -58,7 +62,7 @@ def _tokenize(where: str) -> list[tuple[str, str]]:
     while where[position:].strip():
         match = _TOKEN.match(where, position)
         if match is None:
-            raise ValueError(f"cannot read the filter {where!r} at {where[position:].strip()[:20]!r}")
+            raise ValueError(f"cannot read the filter {where!r} at {where[position:].strip()[:20]!r}; {_GRAMMAR_HINT}")
         kind = match.lastgroup
         text = match.group(kind)
         if kind == "word" and text.lower() in _KEYWORDS:
@@ -73,8 +77,7 @@ class _Parser:
         self.where, self.tokens, self.position = where, tokens, 0
 
     def fail(self, problem: str) -> NoReturn:
-        raise ValueError(f"cannot read the filter {self.where!r}: {problem}; filters compare the fields "
-                         f"{', '.join(FIELD_TYPES)} with ==, !=, <, <=, >, >=, in, like, joined by and, or, not")
+        raise ValueError(f"cannot read the filter {self.where!r}: {problem}; {_GRAMMAR_HINT}")
 
     def peek(self) -> tuple[str, str]:
         return self.tokens[self.position] if self.position < len(self.tokens) else ("end", "the end")

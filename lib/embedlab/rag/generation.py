@@ -41,9 +41,6 @@ class Generator(Protocol):
 _PROMPT_PARTS = re.compile(r"\nSources:\n(?P<sources>.*)\n\nQuestion: (?P<question>.*)\nAnswer:$", re.DOTALL)
 
 
-_SOURCE_NUMBER = re.compile(r"^\[(\d+)\] [^\n]*\n", re.MULTILINE)
-
-
 def citations(answer: str) -> list[int]:
     """The passage numbers an answer cites, ``[n]`` as :func:`build_prompt` numbers them, each once,
     in increasing order: how the chapter counts whether a generator followed the citation
@@ -66,9 +63,11 @@ def extractive_generator(prompt: str) -> str:
     parts = _PROMPT_PARTS.search(prompt)
     if parts is None:
         raise ValueError("extractive_generator reads prompts made by build_prompt (sources, then the question)")
-    first_source = _SOURCE_NUMBER.split(parts["sources"])[2].strip()  # ["", "1", text of [1], "2", ...]
+    # Source [1] runs from the line after its title to the header of [2]; a passage's own lines
+    # that begin "[1] " are text, not headers.
+    first_source = parts["sources"].partition("\n")[2].split("\n\n[2] ", 1)[0].strip()
     question_words = set(BM25Index.tokenize(parts["question"]))
-    candidates = sentences(first_source)
+    candidates = sentences(first_source) or [first_source]
     best = max(candidates, key=lambda s: (len(question_words & set(BM25Index.tokenize(s))), len(s.split())))
     return f"\u201c{best}\u201d [1]"
 

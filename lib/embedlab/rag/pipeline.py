@@ -6,19 +6,21 @@ Book: Chapter 6, "The pipeline, step by step" and "Putting it together".
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from embedlab import progress
-from embedlab.encoders import MODEL_NAME, encode_with_tokens
-from embedlab.rag.chunking import ChunkingConfig, chunk_documents
+from embedlab.encoders import MODEL_NAME, encode_with_tokens, load_minilm
+from embedlab.rag.chunking import ChunkingConfig, chunk_documents, token_counts
 from embedlab.rag.corpora import Document, help_centre, wikipedia_documents
-from embedlab.rag.dense import embed_chunks
+from embedlab.rag.dense import embed_chunks, embedding_input
 from embedlab.rag.generation import Generator, build_prompt, citations, extractive_generator
+from embedlab.rag.milvus_store import storage_problem
 from embedlab.rag.retrieval import Hit, Retriever, fuse
-from embedlab.rag.store import create_store, open_store
+from embedlab.rag.store import open_store, open_store_for_writing
 
 
 @dataclass(frozen=True)
@@ -70,28 +72,55 @@ NAMED_SOURCES = {"wikipedia-sample": wikipedia_documents, "help-centre": help_ce
 
 _TEXT_SUFFIXES = (".txt", ".md")
 
+#: How :func:`ingest` treats the documents already in the database: ``"replace"`` (the default)
+#: leaves exactly the source's documents; ``"add"`` also keeps those the source does not have.
+MODES = ("replace", "add")
+
 
 @dataclass(frozen=True)
 class IngestReport:
-    """What :func:`ingest` did: ``skipped`` lists ``(path, reason)`` for files it could not use."""
+    """What :func:`ingest` did. ``documents`` and ``chunks`` count what the database holds now;
+    ``changes`` gives ``(documents, chunks)`` for each of ``"added"``, ``"replaced"``, ``"kept"``
+    and ``"removed"``; ``skipped`` lists ``(path, reason)`` for each file that could not be used, and
+    ``other_types`` counts the files of other types, by suffix, which were not read; ``truncated``
+    names the chunks embedded in this run that are longer than the encoder reads."""
 
-    db_path: Path
+    db_path: str
+    mode: str
     documents: int
     chunks: int
     seconds: float
+    changes: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)
+    other_types: dict = field(default_factory=dict)
+    truncated: list = field(default_factory=list)
 
 
-def read_source(source, show_progress: bool = False) -> tuple[list[Document], list[tuple[str, str]]]:
-    """The documents of ``source`` and the files skipped: a folder (its ``.txt`` and ``.md``
-    files, in sub-folders too, read as UTF-8; title = file name without suffix, ``doc_id`` and
-    ``source`` = path inside the folder), ``"wikipedia-sample"`` or ``"help-centre"``.
+def too_long_for_the_encoder(chunks, model) -> list[str]:
+    """The ids of the chunks whose :func:`~embedlab.rag.dense.embedding_input`, with [CLS] and [SEP],
+    is longer than ``model.max_seq_length`` tokens (MiniLM: 256): the encoder embeds only their
+    beginning. A chunk of at most ``max_tokens`` (128 by default) fits, unless one "word" is longer:
+    a long URL, or text written without spaces (Chinese, Japanese), cut only at spaces.
+    Book: Chapter 6, "Chunking"."""
+    chunks = list(chunks)
+    if not chunks:
+        return []
+    lengths = token_counts([embedding_input(chunk) for chunk in chunks], model.tokenizer)
+    return [chunk.chunk_id for chunk, length in zip(chunks, lengths) if length + 2 > model.max_seq_length]
+
+
+def read_source(source, show_progress: bool = False) -> tuple[list[Document], list[tuple[str, str]], dict]:
+    """The documents of ``source``, the files skipped and the files of other types: a folder (its
+    ``.txt`` and ``.md`` files, in sub-folders too, read as UTF-8 without a byte-order mark; title =
+    file name without suffix, ``doc_id`` and ``source`` = path inside the folder),
+    ``"wikipedia-sample"`` or ``"help-centre"``.
 
     A file that cannot be read, is not UTF-8 or is blank is skipped and listed with the reason;
-    a folder with no such file at all, or none readable, is an error.
+    files of other types (``.rst``, ``.pdf``, ...) are counted by suffix; a folder with no
+    ``.txt``/``.md`` file at all, or none readable, is an error.
     """
     if str(source) in NAMED_SOURCES:
-        return NAMED_SOURCES[str(source)](), []
+        return NAMED_SOURCES[str(source)](), [], {}
     folder = Path(source)
     if not folder.exists():
         raise FileNotFoundError(f"{folder} does not exist; SOURCE is a folder of .txt/.md files, "
@@ -99,14 +128,16 @@ def read_source(source, show_progress: bool = False) -> tuple[list[Document], li
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder; SOURCE is a folder of .txt/.md files, "
                          f"'wikipedia-sample' or 'help-centre'")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _TEXT_SUFFIXES and not p.is_dir())
+    files = sorted(p for p in folder.rglob("*") if not p.is_dir())
+    paths = [p for p in files if p.suffix.lower() in _TEXT_SUFFIXES]
+    other_types = Counter(p.suffix.lower() or "(no suffix)" for p in files if p.suffix.lower() not in _TEXT_SUFFIXES)
     if not paths:
         raise ValueError(f"{folder} holds no .txt or .md files")
     documents, skipped = [], []
     for path in progress.bar(paths, "reading", " files", enabled=show_progress):
         name = path.relative_to(folder).as_posix()
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
         except UnicodeDecodeError:
             skipped.append((name, "not UTF-8 text"))
             continue
@@ -120,27 +151,86 @@ def read_source(source, show_progress: bool = False) -> tuple[list[Document], li
     if not documents:
         raise ValueError(f"none of the {len(paths)} .txt/.md files in {folder} could be used: "
                          + "; ".join(f"{name} ({reason})" for name, reason in skipped))
-    return documents, skipped
+    return documents, skipped, dict(sorted(other_types.items()))
 
 
-def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_progress: bool = True) -> IngestReport:
+def _by_document(chunks) -> dict[str, list[int]]:
+    """The positions of each document's chunks, documents in order of first appearance."""
+    positions = {}
+    for position, chunk in enumerate(chunks):
+        positions.setdefault(chunk.doc_id, []).append(position)
+    return positions
+
+
+def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_progress: bool = True,
+           mode: str = "replace") -> IngestReport:
     """Read ``source`` (:func:`read_source`), chunk it, embed the chunks with MiniLM (cached on
-    disk, :func:`embed_chunks`) and write them to the database ``db_path`` (Milvus Lite, or the
-    exact store where Milvus Lite cannot be imported: :func:`create_store`), replacing what an
-    earlier ingestion wrote there. Book: Chapter 6, "Putting it together".
+    disk, :func:`embed_chunks`) and write them to the database ``db_path``: a Milvus Lite folder, a
+    Milvus server (``http(s)://host:port``), or the exact store where Milvus Lite cannot be
+    imported (:func:`open_store_for_writing`). Book: Chapter 6, "Putting it together".
+
+    All or nothing: the database is opened and checked first (a foreign or unreachable one stops
+    the ingest before any embedding); everything is then read, chunked, checked and embedded, and
+    written to a new collection that replaces the old one only once it is complete. A file with a
+    chunk the database cannot store (:func:`~embedlab.rag.milvus_store.storage_problem`) is skipped
+    and listed. A document whose chunks equal the stored ones (same text, same offsets, same
+    chunking and model) is kept with its stored vectors, not embedded again; one whose chunks
+    differ is replaced; a new one is added. ``mode="replace"`` (the default) removes the stored
+    documents the source no longer has, ``mode="add"`` keeps them (and needs the chunking the
+    database was built with).
     """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose 'replace' (the default) or 'add'")
     started = time.perf_counter()
-    documents, skipped = read_source(source, show_progress)
-    chunks = chunk_documents(documents, config, show_progress)
-    if not chunks:
-        raise ValueError(f"the documents of {source} hold no words to index")
-    embeddings = embed_chunks(chunks, show_progress=show_progress)
-    properties = {"model": MODEL_NAME, "max_tokens": config.max_tokens, "overlap": config.overlap,
+    properties = {"model": MODEL_NAME, "max_tokens": str(config.max_tokens), "overlap": str(config.overlap),
                   "tokenizer": config.tokenizer}
-    with create_store(db_path, embeddings.shape[1], properties) as store:
-        for start in progress.bar(range(0, len(chunks), 2000), "writing", " batches", enabled=show_progress):
-            store.add(chunks[start : start + 2000], embeddings[start : start + 2000])
-    return IngestReport(Path(db_path), len(documents), len(chunks), time.perf_counter() - started, skipped)
+    with open_store_for_writing(db_path) as store:
+        stored = store.properties() if store.current() else None
+        if mode == "add" and stored is not None and stored != properties:
+            raise ValueError(f"{db_path} was built with {stored}; --mode add needs the same model and chunking "
+                             f"(--max-tokens {stored.get('max_tokens')} --overlap {stored.get('overlap')}), "
+                             f"or use --mode replace")
+        documents, skipped, other_types = read_source(source, show_progress)
+        chunks = chunk_documents(documents, config, show_progress)
+        new = _by_document(chunks)
+        for document in documents:
+            problem = next(filter(None, (storage_problem(chunks[i]) for i in new.get(document.doc_id, []))), None)
+            if problem:
+                skipped.append((document.doc_id, f"cannot be stored: {problem}"))
+                del new[document.doc_id]
+        if not new:
+            raise ValueError(f"the documents of {source} hold no words that can be stored: "
+                             + "; ".join(f"{name} ({reason})" for name, reason in skipped))
+        old_chunks = store.chunks() if stored is not None else []
+        old_vectors = store.vectors() if stored is not None else None
+        old = _by_document(old_chunks)
+        plan, changes = [], {change: [0, 0] for change in ("added", "replaced", "kept", "removed")}
+        for doc_id, positions in new.items():
+            stored_positions = old.get(doc_id)
+            unchanged = (stored == properties and stored_positions is not None
+                         and [old_chunks[i] for i in stored_positions] == [chunks[i] for i in positions])
+            change = "kept" if unchanged else "added" if stored_positions is None else "replaced"
+            plan += ([(old_chunks[i], old_vectors[i]) for i in stored_positions] if unchanged
+                     else [(chunks[i], None) for i in positions])
+            changes[change][0] += 1
+            changes[change][1] += len(positions)
+        for doc_id, positions in old.items():
+            if doc_id not in new:
+                changes["kept" if mode == "add" else "removed"][0] += 1
+                changes["kept" if mode == "add" else "removed"][1] += len(positions)
+                plan += [(old_chunks[i], old_vectors[i]) for i in positions] if mode == "add" else []
+        to_embed = [chunk for chunk, vector in plan if vector is None]
+        truncated = too_long_for_the_encoder(to_embed, load_minilm()) if to_embed else []
+        embedded = iter(embed_chunks(to_embed, show_progress=show_progress) if to_embed else [])
+        final_chunks = [chunk for chunk, _ in plan]
+        vectors = np.array([next(embedded) if vector is None else vector for _, vector in plan], dtype=np.float32)
+        store.begin(vectors.shape[1], properties)
+        for start in progress.bar(range(0, len(plan), 2000), "writing", " batches", enabled=show_progress):
+            store.add(final_chunks[start : start + 2000], vectors[start : start + 2000])
+        store.commit()
+    return IngestReport(str(db_path), mode, len(_by_document(final_chunks)), len(final_chunks),
+                        time.perf_counter() - started, {change: tuple(n) for change, n in changes.items()},
+                        skipped, other_types, truncated)
 
 
 def open_retriever(db_path) -> Retriever:

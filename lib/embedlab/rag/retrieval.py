@@ -200,9 +200,12 @@ class Retriever:
 
     def search(self, query: str, k: int = 5, method: str = "hybrid+rerank", where: str | None = None,
                rerank_top: int = 20) -> list[Hit]:
-        """The ``k`` best chunks for ``query`` as :class:`Hit` objects. Book: Chapter 6, "Putting it together"."""
+        """The ``k`` best chunks for ``query`` as :class:`Hit` objects (none when no chunk matches: a
+        BM25 search for words no chunk holds); an empty query is an error. Book: Chapter 6, "Putting it together"."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        if not query.strip():
+            raise ValueError("the question is empty: give the words to search for")
         keys, scores = self.ranking(query, method, max(k, rerank_top, 100), max(k, rerank_top), where)
         return [Hit(rank, self.chunks[key], float(score), int(key))
                 for rank, (key, score) in enumerate(zip(keys[:k], scores[:k]), start=1)]
