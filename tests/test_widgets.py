@@ -57,3 +57,31 @@ def test_bad_states_are_clear_errors():
         widgets.state_viewer({"a": 3})
     with pytest.raises(ValueError, match="unknown control 'knob'"):
         widgets.state_viewer({"a": "x"}, control="knob")
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    import struct
+
+    assert png.startswith(b"\x89PNG")
+    return struct.unpack(">II", png[16:24])
+
+
+def test_sharp_pictures_have_twice_the_pixels_of_the_space_they_take():
+    """On a 2× (high-DPI) screen every image pixel is a screen pixel; at the page's width a
+    7-inch figure takes 7 × 100 CSS pixels (less what bbox_inches="tight" trims)."""
+    def seven_inches():
+        figure, ax = plt.subplots(figsize=(7, 3))
+        ax.plot([0, 1], [0, 1])
+        figure.tight_layout()
+        return figure
+
+    frame = widgets.sharp_frame(seven_inches())
+    width, _ = _png_size(bytes(frame.value))
+    assert abs(width - 2 * int(frame.width)) <= 1 and 640 < int(frame.width) <= 700
+    assert frame.layout is widgets.sharp_frame(seven_inches()).layout  # one layout shared by all frames
+    picture = widgets.sharp_picture(seven_inches())
+    _, metadata = picture._repr_png_()  # what the notebook stores, and MyST-NB writes into the <img>
+    assert abs(_png_size(picture.data)[0] - 2 * metadata["width"]) <= 1
+    assert plt.get_fignums() == []  # each figure closed once drawn, so the notebook shows it once
+    plain = widgets.figure_to_png(seven_inches())  # the negative control: one pixel per CSS pixel at 80 dpi
+    assert _png_size(plain)[0] < int(frame.width)

@@ -30,6 +30,7 @@ Shared modules, which import no chapter module:
 - :mod:`~embedlab.data`, :mod:`~embedlab.cache`: the real, offline data, and the cache of derived arrays
 - :mod:`~embedlab.progress`, :mod:`~embedlab.figures`, :mod:`~embedlab.widgets`, :mod:`~embedlab.exercises`:
   progress bars, the book's figures, controls that work in the static book, exercise checks
+- :mod:`~embedlab.label_placement`: where the words of a map go, so that every word can be read
 """
 
 __version__ = "0.1.0"

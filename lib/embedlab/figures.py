@@ -8,30 +8,69 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import to_rgb
+
+from embedlab.label_placement import leader_lines, place_labels
 
 #: Colour-blind-safe palette (Okabe & Ito), one colour per word group.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
 
 
-def embedding_maps(panels: dict, words, groups, figsize=(11, 4.6)):
-    """Labelled 2-D scatter plots side by side: ``panels`` maps a title to an ``(n, 2)`` array.
+def _darker(colour, amount: float = 0.4):
+    """``colour`` mixed with ``amount`` of black: a palette colour dark enough for text on white."""
+    return tuple((1 - amount) * channel for channel in to_rgb(colour))
 
-    ``groups[i]`` names the cluster of ``words[i]``; each cluster gets one colour.
+
+def embedding_maps(panels: dict, words, groups, width: float = 7.0, panel_height: float = 4.8):
+    """Labelled 2-D maps stacked one above the other: ``panels`` maps a title to an ``(n, 2)`` array.
+
+    Every word can be read: it is written beside its point, or at the nearest free place with
+    a leader line to it, so that no two words overlap and no word hides a point
+    (:func:`embedlab.label_placement.place_labels`). ``groups[i]`` names the cluster of
+    ``words[i]``: its point has the cluster's colour and its word a darker shade of it.
+    ``width`` inches at 100 dpi fill the page's content column (about 700 px); show the figure
+    with :func:`embedlab.widgets.sharp_picture` to keep it sharp on high-DPI screens.
+    Book: Chapter 1, "The embedding space".
     """
     group_names = list(dict.fromkeys(groups))
     colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(group_names)}
-    figure, axes = plt.subplots(1, len(panels), figsize=figsize)
-    axes = np.atleast_1d(axes)
+    legend_height = 0.4
+    figure, axes = plt.subplots(len(panels), 1, figsize=(width, panel_height * len(panels) + legend_height),
+                                squeeze=False)
+    axes = axes[:, 0]
+    marker_area = 30  # points², so the marker's radius is √30 / 2 points
+    gap = 1.5  # pixels between a word and its point, and between two words
     for ax, (title, points) in zip(axes, panels.items()):
-        for (x, y), word, group in zip(points, words, groups):
-            ax.scatter(x, y, color=colour[group], s=18)
-            ax.annotate(word, (x, y), fontsize=7.5, xytext=(2, 2), textcoords="offset points")
-        ax.set_title(title, fontsize=10)
+        points = np.asarray(points, dtype=float)
+        ax.scatter(points[:, 0], points[:, 1], s=marker_area, c=[colour[g] for g in groups], zorder=3,
+                   edgecolors="white", linewidths=0.5)
+        low, high = points.min(axis=0), points.max(axis=0)
+        margin = 0.08 * (high - low)
+        ax.set_xlim(low[0] - margin[0], high[0] + margin[0])
+        ax.set_ylim(low[1] - margin[1], high[1] + margin[1])
+        ax.set_title(title, fontsize=11)
         ax.set_xticks([])
         ax.set_yticks([])
     handles = [plt.Line2D([], [], marker="o", ls="", color=colour[g], label=g) for g in group_names]
-    figure.legend(handles=handles, loc="lower center", ncol=len(group_names), frameon=False, fontsize=9)
-    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    figure.legend(handles=handles, loc="upper center", ncol=len(group_names), frameon=False, fontsize=10,
+                  handletextpad=0.2, columnspacing=1.2)
+    figure.tight_layout(rect=(0, 0, 1, 1 - legend_height / figure.get_figheight()))
+    # The words are placed once the axes have their final size, in pixels of this figure.
+    renderer = figure.canvas.get_renderer()
+    point_radius = np.sqrt(marker_area) / 2 * figure.dpi / 72
+    for ax, points in zip(axes, panels.values()):
+        points = np.asarray(points, dtype=float)
+        texts = [ax.text(x, y, word, fontsize=10, ha="center", va="center", color=_darker(colour[group]), zorder=4)
+                 for (x, y), word, group in zip(points, words, groups)]
+        sizes = np.array([text.get_window_extent(renderer).size for text in texts])
+        on_screen = ax.transData.transform(points)
+        x0, y0, x1, y1 = ax.bbox.extents
+        centres = place_labels(on_screen, sizes, (x0 + 2, y0 + 2, x1 - 2, y1 - 2), point_radius, gap)
+        to_data = ax.transData.inverted()
+        for text, centre in zip(texts, to_data.transform(centres)):
+            text.set_position(centre)
+        for _, start, end in leader_lines(on_screen, centres, sizes, min_length=1.5 * (point_radius + gap)):
+            ax.plot(*to_data.transform([start, end]).T, color="0.6", lw=0.7, zorder=2)
     return figure
 
 
