@@ -4,7 +4,7 @@
 #               when a requirements file changed), fetches the pinned JavaScript the pages serve
 #               themselves (npm), executes every chapter and renders the site into _build/html.
 #               Warnings are errors (-W) and a failing cell fails the build; progress bars
-#               are off (EMBEDLAB_PROGRESS=off): they are for a live notebook, not a page.
+#               are off (TQDM_DISABLE=1): they are for a live notebook, not a page.
 #   make test   the whole test suite, exactly as CI runs it (after `make book`, which the
 #               browser test reads).
 #
@@ -28,7 +28,7 @@ ASSETS := _build/js-assets/_static
 
 book: $(INSTALLED) js
 	$(RUN) python book/twins.py --check
-	$(RUN) EMBEDLAB_PROGRESS=off jupyter-book build --all -W -n --keep-going .
+	$(RUN) TQDM_DISABLE=1 jupyter-book build --all -W -n --keep-going .
 
 test: $(INSTALLED)
 	$(RUN) python -m pytest

@@ -119,6 +119,22 @@ def test_no_progress_bar_in_the_page(chapter):
     assert "█" not in text and "it/s]" not in text and "batches/s" not in text
 
 
+@pytest.mark.parametrize("name", list(CHAPTERS))
+def test_a_phone_wide_page_does_not_scroll_sideways_and_its_controls_fit(name, site, browser):
+    """At 390 px (a phone), the page has no sideways scroll and every control of every widget lies
+    within the screen (a fixed 450 px slider used to lose its value readout)."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        page.goto(f"{site}/chapters/{name}.html", wait_until="load")
+        page.wait_for_selector(".widget-slider, .widget-html", timeout=30_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        overflowing = page.evaluate("""() => [...document.querySelectorAll('.widget-slider, .widget-dropdown, .widget-toggle-buttons')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).length""")
+        assert overflowing == 0
+    finally:
+        page.close()
+
+
 def _step_right(page, slider):
     """Move a slider one step with the keyboard, as a reader can, and let the page redraw."""
     handle = slider.locator(".noUi-handle")

@@ -2,8 +2,10 @@
 text in a terminal, or nothing when the caller turns it off.
 
 A bar is for the person waiting: it belongs in a live notebook or a terminal, never in a built
-page. ``make book`` sets ``EMBEDLAB_PROGRESS=off`` for the chapters it executes, which turns every
-bar off (:func:`wanted`); set it yourself to silence them anywhere.
+page. ``make book`` sets ``TQDM_DISABLE=1`` for the chapters it executes: tqdm's own switch, which
+turns off the bars libraries draw with tqdm's defaults (transformers' model loading, say), and
+which :func:`wanted` reads for the bars whose callers choose explicitly (ours, and
+sentence-transformers' encoding bar through :mod:`embedlab.encoders`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import os
 
 
 def wanted() -> bool:
-    """False when the environment variable ``EMBEDLAB_PROGRESS`` is ``off`` (or ``0``, ``false``,
-    ``no``): then no bar is shown, whatever the caller asks."""
-    return os.environ.get("EMBEDLAB_PROGRESS", "").strip().lower() not in {"off", "0", "false", "no"}
+    """False when ``TQDM_DISABLE`` is set to 1 (or true, yes, on): then no bar is shown, whatever
+    the caller asks."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in {"1", "true", "yes", "on"}
 
 
 def bar(items=None, description: str = "", unit: str = " items", total: int | None = None, enabled: bool = True,

@@ -87,7 +87,7 @@ def _control(labels, description, kind):
     style = {"description_width": "initial"}
     if kind == "slider":
         return widgets.SelectionSlider(options=labels, value=labels[0], description=description, style=style,
-                                       continuous_update=True, layout=widgets.Layout(width="450px"))
+                                       continuous_update=True, layout=widgets.Layout(width="450px", max_width="100%"))
     if kind == "dropdown":
         return widgets.Dropdown(options=labels, value=labels[0], description=description, style=style)
     if kind == "buttons":
