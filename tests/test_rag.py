@@ -57,7 +57,7 @@ def _assert_cover_words_once(text: str, spans, max_tokens: int, overlap: int, co
                 assert count(text[start:previous_end]) <= overlap
         new_words += _words(text[max(start, spans[i - 1][1] if i else 0):end])
         piece = text[start:end]
-        assert count(piece) <= max_tokens or len(_words(piece)) == 1
+        assert count(piece) <= max_tokens
     assert new_words == _words(text)
 
 
@@ -133,15 +133,6 @@ def test_a_one_megabyte_document_is_chunked_completely():
     spans = chunking.chunk_text(text, 128, 16)
     _assert_cover_words_once(text, spans, 128, 16, count=lambda s: len(s.split()))
     assert all(text[s:e].endswith(".") for s, e in spans)  # every window ends at a sentence end
-
-
-def test_a_word_longer_than_the_window_is_a_chunk_of_its_own(tokenizer):
-    # One word of 4,000 characters and 2,400 MiniLM tokens (WordPiece cuts at every "/"; a word
-    # without punctuation would be a single [UNK] token once it passes 100 characters).
-    blob = "https://example.org/" + "/".join(f"p{i}" for i in range(800))
-    text = f"Before the blob. {blob} After the blob."
-    pieces = [text[s:e] for s, e in chunking.chunk_text(text, 8, 2, tokenizer)]
-    assert pieces == ["Before the blob.", blob, "After the blob."]
 
 
 def test_chunking_rejects_bad_sizes():

@@ -5,7 +5,6 @@ can make gets one line. Each test runs on Milvus Lite and, where the store matte
 store (Milvus hidden); the oracle for "as before" is the database's own answers before the
 failed run, and for ``--mode add`` a fresh ingest of the documents the database should hold."""
 
-import base64
 import contextlib
 import sys
 
@@ -76,14 +75,15 @@ def test_a_failed_reingest_leaves_the_old_database_answering_as_before(tmp_path,
         with MilvusStore.open(db) as opened:
             assert opened.client.list_collections() == [opened.current()]
 
-    # A re-ingest with a file no database can store (a 70,000-character base64 image, one "word"):
-    # that file is skipped and listed, the others are stored.
+    # A re-ingest with a file no database can store (a 70,000-character hex dump: one word that
+    # MiniLM reads as one [UNK] token, so that one chunk holds it all): that file is skipped and
+    # listed, the others are stored. (A base64 image is cut at its "+" and "/" into chunks that fit.)
     write_notes(folder, refunds=NOTES["refunds"], extra=None)
-    image = f"![plot](data:image/png;base64,{base64.b64encode(bytes(range(256)) * 205).decode()})"
-    (folder / "diagram.md").write_text(f"# Diagram\n{image}\n")
+    text = "# Dump\n" + "0123456789abcdef" * 4375
+    (folder / "dump.md").write_text(text + "\n")
     report = pipeline.ingest(folder, db, show_progress=False)
-    assert report.skipped == [("diagram.md", f"cannot be stored: its text is {len(image):,} bytes long (chunk 1), "
-                                             f"more than the 65,535 a database stores")]
+    assert report.skipped == [("dump.md", f"cannot be stored: its text is {len(text):,} bytes long (chunk 0), "
+                                          f"more than the 65,535 a database stores")]
     assert (report.documents, report.changes["kept"]) == (3, (3, 3))
     assert answers(db) == before
 
@@ -269,23 +269,30 @@ def test_a_missing_folder_for_a_new_database_is_named(tmp_path, store_kind):
 
 
 def test_chunks_longer_than_the_encoder_reads_are_named(tmp_path, capsys):
-    """The oracle counts with MiniLM's tokenizer as the encoder calls it ([CLS] and [SEP] included)."""
+    """--max-tokens past MiniLM's window is refused before anything is made; at the largest
+    allowed (254) a chunk whose title takes the last tokens is named. The oracle counts with
+    MiniLM's tokenizer as the encoder calls it ([CLS] and [SEP] included)."""
     from embedlab import encoders
 
-    folder = write_notes(tmp_path / "notes", long=" ".join(f"refund{i % 50} policy." for i in range(300)),
-                         chinese="退款将在十个工作日内退回您的信用卡。" * 30, short=NOTES["refunds"])
-    assert cli.main(["ingest", str(folder), "--db", str(tmp_path / "notes.db"), "--quiet", "--max-tokens", "2000",
+    folder = write_notes(tmp_path / "notes", chinese="退款将在十个工作日内退回您的信用卡。" * 30, short=NOTES["refunds"],
+                         **{"the refund policy for every card": " ".join(f"refund{i % 50} policy." for i in range(300))})
+    assert cli.main(["ingest", str(folder), "--db", str(tmp_path / "wide.db"), "--quiet", "--max-tokens", "2000"]) == 1
+    assert capsys.readouterr().err == ("error: --max-tokens is 2000, but MiniLM reads 256 tokens, [CLS] and [SEP] "
+                                       "included: choose at most 254\n")
+    assert not (tmp_path / "wide.db").exists()
+    assert cli.main(["ingest", str(folder), "--db", str(tmp_path / "notes.db"), "--quiet", "--max-tokens", "254",
                      "--overlap", "0"]) == 0
-    assert capsys.readouterr().out.splitlines()[2] == (
-        "truncated: 2 chunks are longer than the 256 tokens MiniLM reads, which embeds only their beginning "
-        "(e.g. chinese.txt#0, long.txt#0): lower --max-tokens; text without spaces is cut only at spaces")
     model = encoders.load_minilm()
     with pipeline.open_retriever(tmp_path / "notes.db") as retriever:
         too_long = [chunk.chunk_id for chunk in retriever.chunks
                     if len(model.tokenizer(dense.embedding_input(chunk))["input_ids"]) > model.max_seq_length]
-    assert too_long == ["chinese.txt#0", "long.txt#0"]
-    report = pipeline.ingest(folder, tmp_path / "default.db", show_progress=False)  # 128 tokens: only Chinese
-    assert report.truncated == ["chinese.txt#0"]
+    # Chunks of up to 254 tokens: the long title takes the last tokens of some; Chinese (252 + 1) fits.
+    assert too_long and all(chunk_id.startswith("the refund policy") for chunk_id in too_long)
+    assert capsys.readouterr().out.splitlines()[2] == (
+        f"truncated: {len(too_long)} chunks are longer than the 256 tokens MiniLM reads, which embeds only their "
+        f"beginning (e.g. {', '.join(too_long[:3])}): the title put before each chunk counts too; lower --max-tokens")
+    report = pipeline.ingest(folder, tmp_path / "default.db", show_progress=False)  # 128 tokens: all fit
+    assert report.truncated == []
 
 
 def test_a_damaged_milvus_lite_folder_is_one_line(tmp_path, capsys):

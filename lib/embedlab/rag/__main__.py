@@ -67,8 +67,8 @@ def _print_ingest(report: IngestReport) -> None:
         print(f"skipped {name}: {reason}")
     if report.truncated:
         print(f"truncated: {len(report.truncated)} chunks are longer than the 256 tokens MiniLM reads, which embeds "
-              f"only their beginning (e.g. {', '.join(report.truncated[:3])}): lower --max-tokens; text without "
-              f"spaces is cut only at spaces")
+              f"only their beginning (e.g. {', '.join(report.truncated[:3])}): the title put before each chunk "
+              f"counts too; lower --max-tokens")
     if report.other_types:
         print("not read (only .txt and .md files are): "
               + ", ".join(_count(count, f"{suffix} file") for suffix, count in report.other_types.items()))
@@ -107,13 +107,20 @@ def main(argv=None) -> int:
         elif args.command == "search":
             _print_hits(search(args.question, args.db, args.k, args.method, args.where), args.json)
         else:
-            result = answer(args.question, args.db, GENERATORS[args.generator](), args.k, args.method)
+            generator = GENERATORS[args.generator]()
+            result = answer(args.question, args.db, generator, args.k, args.method)
             if args.json:
-                print(json.dumps({"answer": result.text, "sources": [hit.as_dict() for hit in result.hits]},
-                                 ensure_ascii=False))
+                print(json.dumps({"answer": result.text, "sources": [hit.as_dict() for hit in result.hits],
+                                  "left_out": [hit.as_dict() for hit in result.left_out]}, ensure_ascii=False))
             else:
                 print(result.text + "\n")
                 _print_hits(result.hits, as_json=False)
+                if result.left_out:
+                    found = len(result.hits) + len(result.left_out)
+                    print(f"left out: {_count(len(result.left_out), 'passage')} of {found} (ranks "
+                          f"{', '.join(str(hit.rank) for hit in result.left_out)}), which would not fit "
+                          f"{generator.name}'s window of {generator.window:,} tokens with "
+                          f"{generator.max_new_tokens} for the answer")
     except (ImportError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

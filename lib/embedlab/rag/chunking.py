@@ -4,6 +4,7 @@ split a word, so that each window fits the encoder. Book: Chapter 6, "Chunking".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,16 +44,56 @@ class ChunkingConfig:
     tokenizer: str = "minilm"
 
 
-def _word_token_counts(text: str, spans: np.ndarray, tokenizer) -> np.ndarray:
-    """How many tokens of ``tokenizer`` fall in each word ``spans[i] = (start, end)``: one tokenizer
-    call over the whole text, each token assigned to the word where it starts."""
+# Inside a run of text without spaces (Chinese, Japanese), a sentence ends after 。！？!? and any
+# closing quotes or brackets.
+_RUN_SENTENCE_END = re.compile(r"[。！？!?][”’」』）)\]\"']*")
+
+
+def _pieces(text: str, spans: np.ndarray, tokenizer, max_tokens: int):
+    """What windows are made of: ``(spans, costs, ends)``, the (start, end) character offsets of
+    each piece, its tokens and whether a sentence ends with it.
+
+    The pieces are the words ``spans``, with one tokenizer call over the whole text, each token
+    counted in the word where it starts; ``tokenizer=None`` counts each word as one token. A word
+    of more than ``max_tokens`` tokens (a long URL; a paragraph of Chinese, which has no spaces) is
+    cut where the tokenizer's pre-tokenizer cuts it (at each punctuation mark and CJK character, so
+    that each part alone has the tokens it has in the word), and a part still too long (a run of
+    letters, at most 100 characters before WordPiece calls it one [UNK]) at each character, at
+    one token each: a piece of a word has at most as many tokens as characters. So every window
+    fits. The pieces of a word are contiguous, so that no character is lost; inside a word,
+    :data:`_RUN_SENTENCE_END` ends a sentence.
+    """
+    ends = sentence_ends(text, spans)
     if tokenizer is None:
-        return np.ones(len(spans), dtype=np.int64)
+        return spans, np.ones(len(spans), dtype=np.int64), ends
     # verbose=False: no warning that the text is longer than the model reads; that is why we cut it.
     encoding = tokenizer(text, add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False)
     token_starts = np.array([start for start, _ in encoding["offset_mapping"]], dtype=np.int64)
     owner = np.searchsorted(spans[:, 0], token_starts, side="right") - 1
-    return np.bincount(owner[owner >= 0], minlength=len(spans))
+    costs = np.bincount(owner[owner >= 0], minlength=len(spans))
+    if costs.max() <= max_tokens:
+        return spans, costs, ends
+    pre_words = np.array(encoding.word_ids(), dtype=np.int64)
+    pieces, piece_costs, piece_ends = [], [], []
+    for word, ((start, end), cost, word_ends) in enumerate(zip(spans.tolist(), costs.tolist(), ends.tolist())):
+        if cost <= max_tokens:
+            pieces.append((start, end)), piece_costs.append(cost), piece_ends.append(word_ends)
+            continue
+        tokens = np.arange(*np.searchsorted(owner, [word, word + 1]))  # owner is sorted
+        groups = np.split(tokens, np.flatnonzero(np.diff(pre_words[tokens])) + 1)
+        bounds = [start] + [int(token_starts[group[0]]) for group in groups[1:]] + [end]
+        cuts, group_costs = [start], []
+        for group, group_end in zip(groups, bounds[1:]):
+            if len(group) <= max_tokens:
+                cuts.append(group_end), group_costs.append(len(group))
+            else:
+                group_costs += [1] * (group_end - cuts[-1])
+                cuts += range(cuts[-1] + 1, group_end + 1)
+        sentence_stops = {start + match.end() for match in _RUN_SENTENCE_END.finditer(text[start:end])}
+        pieces += zip(cuts[:-1], cuts[1:])
+        piece_costs += group_costs
+        piece_ends += [cut in sentence_stops for cut in cuts[1:-1]] + [word_ends]
+    return np.array(pieces, dtype=np.int64), np.array(piece_costs, dtype=np.int64), np.array(piece_ends, dtype=bool)
 
 
 def _windows(costs: np.ndarray, sentence_ends: np.ndarray, max_tokens: int, overlap: int) -> list[tuple[int, int]]:
@@ -63,13 +104,13 @@ def _windows(costs: np.ndarray, sentence_ends: np.ndarray, max_tokens: int, over
     ``overlap`` tokens before the end of the previous one: at the first sentence start that
     close (which is where the previous window ended, when it ended at a sentence end: no
     sentence was cut, so none needs repeating), else at the word that gives the longest overlap
-    that fits. A word of more than ``max_tokens`` tokens gets a window of its own.
+    that fits. No word may cost more than ``max_tokens`` (:func:`_pieces` makes sure).
     """
     n = len(costs)
     prefix = np.concatenate([[0], np.cumsum(costs)])  # prefix[j] = tokens in words 0 … j−1
     windows, first = [], 0
     while first < n:
-        stop = max(first + 1, int(np.searchsorted(prefix, prefix[first] + max_tokens, side="right")) - 1)
+        stop = int(np.searchsorted(prefix, prefix[first] + max_tokens, side="right")) - 1
         if stop < n:
             ends = np.flatnonzero(sentence_ends[first:stop]) + first + 1  # candidate stops after a sentence end
             ends = ends[prefix[ends] - prefix[first] >= max_tokens / 2]
@@ -90,14 +131,15 @@ def chunk_text(text: str, max_tokens: int = 128, overlap: int = 16, tokenizer=No
     """Cut ``text`` into overlapping windows of at most ``max_tokens`` tokens: ``(start, end)``
     character offsets, in order.
 
-    Words are runs of non-space characters, and a window always holds whole words: every word
-    of the text is in at least one window, and consecutive windows share at most ``overlap``
+    Words are runs of non-space characters, and a window holds whole words: every character of
+    every word is in at least one window, and consecutive windows share at most ``overlap``
     tokens. A window ends at the last sentence end that keeps it at least half full, when there
     is one, and the next then starts right after it; a window that had to cut a sentence is
     followed by one that starts up to ``overlap`` tokens earlier, so that the cut sentence keeps
-    some context (at a sentence start, when one is that close). A single word longer than
-    ``max_tokens`` tokens (a long URL) is a window of its own, longer than the limit: the model
-    truncates it, but nothing is lost from the others.
+    some context (at a sentence start, when one is that close). Only a word longer than
+    ``max_tokens`` tokens is cut, so that every window fits: a long URL, or Chinese or Japanese,
+    written without spaces, cut at its punctuation and characters (after 。！？ when it can be).
+    Other text is cut at spaces only.
 
     ``tokenizer`` counts tokens: ``None`` counts words, a Hugging Face fast tokenizer (such as
     ``load_minilm().tokenizer``) counts the model's tokens, so that a window fits the model: MiniLM
@@ -115,8 +157,8 @@ def chunk_text(text: str, max_tokens: int = 128, overlap: int = 16, tokenizer=No
     spans = word_spans(text)
     if not len(spans):
         return []
-    costs = _word_token_counts(text, spans, tokenizer)
-    windows = _windows(costs, sentence_ends(text, spans), max_tokens, overlap)
+    spans, costs, ends = _pieces(text, spans, tokenizer, max_tokens)
+    windows = _windows(costs, ends, max_tokens, overlap)
     return [(int(spans[first, 0]), int(spans[stop - 1, 1])) for first, stop in windows]
 
 
@@ -134,7 +176,7 @@ def token_counts(texts, tokenizer=None) -> list[int]:
     """How many tokens each text holds as :func:`chunk_text` counts them (no [CLS] or [SEP]):
     words (runs of non-space characters) with ``tokenizer=None``, else the tokens of
     ``tokenizer`` (MiniLM's WordPiece, :func:`chunking_tokenizer`). A chunk of ``max_tokens``
-    holds at most that many, unless one word alone is longer. Book: Chapter 6, "Chunking".
+    holds at most that many. Book: Chapter 6, "Chunking".
 
     >>> token_counts(["One two three.", ""])
     [3, 0]

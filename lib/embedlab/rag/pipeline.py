@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from embedlab import progress
-from embedlab.encoders import MODEL_NAME, encode_with_tokens, load_minilm
+from embedlab.encoders import MODEL_NAME, encode_with_tokens, load_minilm, minilm_window
 from embedlab.rag.chunking import ChunkingConfig, chunk_documents, token_counts
 from embedlab.rag.corpora import Document, help_centre, wikipedia_documents
 from embedlab.rag.dense import embed_chunks, embedding_input
-from embedlab.rag.generation import Generator, build_prompt, citations, extractive_generator
+from embedlab.rag.generation import Generator, build_prompt, citations, extractive_generator, fit_prompt
 from embedlab.rag.milvus_store import storage_problem
 from embedlab.rag.retrieval import Hit, Retriever, fuse
 from embedlab.rag.store import open_store, open_store_for_writing
@@ -99,8 +99,8 @@ class IngestReport:
 def too_long_for_the_encoder(chunks, model) -> list[str]:
     """The ids of the chunks whose :func:`~embedlab.rag.dense.embedding_input`, with [CLS] and [SEP],
     is longer than ``model.max_seq_length`` tokens (MiniLM: 256): the encoder embeds only their
-    beginning. A chunk of at most ``max_tokens`` (128 by default) fits, unless one "word" is longer:
-    a long URL, or text written without spaces (Chinese, Japanese), cut only at spaces.
+    beginning. A chunk of at most ``max_tokens`` MiniLM tokens (128 by default) fits, unless the
+    title put before it (:func:`~embedlab.rag.dense.embedding_input`) takes the window's last tokens.
     Book: Chapter 6, "Chunking"."""
     chunks = list(chunks)
     if not chunks:
@@ -177,10 +177,16 @@ def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_prog
     chunking and model) is kept with its stored vectors, not embedded again; one whose chunks
     differ is replaced; a new one is added. ``mode="replace"`` (the default) removes the stored
     documents the source no longer has, ``mode="add"`` keeps them (and needs the chunking the
-    database was built with).
+    database was built with). A chunk holds at most ``config.max_tokens`` MiniLM tokens, which
+    may not pass the 254 of MiniLM's window (:func:`~embedlab.encoders.minilm_window`) left
+    after [CLS] and [SEP].
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose 'replace' (the default) or 'add'")
+    window = minilm_window()
+    if config.max_tokens > window - 2:
+        raise ValueError(f"--max-tokens is {config.max_tokens}, but MiniLM reads {window} tokens, [CLS] and [SEP] "
+                         f"included: choose at most {window - 2}")
     started = time.perf_counter()
     properties = {"model": MODEL_NAME, "max_tokens": str(config.max_tokens), "overlap": str(config.overlap),
                   "tokenizer": config.tokenizer}
@@ -252,12 +258,15 @@ def search(question: str, db_path, k: int = 5, method: str = "hybrid+rerank", wh
 
 @dataclass(frozen=True)
 class Answer:
-    """A generated answer, the prompt it answered and the passages the prompt numbered."""
+    """A generated answer, the prompt it answered and the passages the prompt numbered;
+    ``left_out``: the passages found but left out of the prompt, which they would not fit
+    (:func:`~embedlab.rag.generation.fit_prompt`)."""
 
     question: str
     text: str
     prompt: str
     hits: list
+    left_out: list = field(default_factory=list)
 
     @property
     def cited(self) -> list[Hit]:
@@ -267,8 +276,10 @@ class Answer:
 
 def answer(question: str, db_path, generator: Generator | None = None, k: int = 5,
            method: str = "hybrid+rerank") -> Answer:
-    """Retrieve ``k`` passages (:func:`search`), number them in a prompt (:func:`build_prompt`) and
-    let ``generator`` answer (default :func:`extractive_generator`). Book: Chapter 6, "Generation with citations"."""
-    hits = search(question, db_path, k, method)
-    prompt = build_prompt(question, hits)
-    return Answer(question, (generator or extractive_generator)(prompt), prompt, hits)
+    """Retrieve ``k`` passages (:func:`search`), number as many of them as the generator reads in a
+    prompt (:func:`fit_prompt`) and let ``generator`` answer (default :func:`extractive_generator`).
+    Book: Chapter 6, "Generation with citations"."""
+    generator = generator or extractive_generator
+    found = search(question, db_path, k, method)
+    prompt, hits = fit_prompt(question, found, generator)
+    return Answer(question, generator(prompt), prompt, hits, found[len(hits):])
