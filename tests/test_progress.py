@@ -1,6 +1,6 @@
 """Progress bars show for the person waiting and never in the built book: make book sets
-TQDM_DISABLE=1, which every tqdm bar reads, ours and the libraries' (the browser test checks
-the pages themselves)."""
+TQDM_DISABLE=1, which tqdm's own defaults read, and embedlab reads it for the bars whose callers
+choose explicitly (the browser test checks the pages themselves)."""
 
 import subprocess
 import sys
@@ -57,3 +57,23 @@ def test_the_sentence_encoder_bar_follows_the_same_switch(monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "1")
     encoders.encode(["a"], model=Model(), show_progress=True)
     assert asked == [True, False]
+
+
+def test_the_gguf_loading_bar_follows_the_switch_in_a_notebook(monkeypatch):
+    """transformers draws SmolLM2's "de-quantizing GGUF tensors" bar with tqdm.auto, which in a
+    notebook is tqdm's notebook bar: that one sets disable=False itself and ignores TQDM_DISABLE,
+    so Chapter 6's built page showed it. While embedlab loads a GGUF model the bar is disabled."""
+    from tqdm.notebook import tqdm as notebook_bar
+    from transformers import modeling_gguf_pytorch_utils as transformers_gguf
+
+    from embedlab.rag.generation import gguf_loading
+
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    monkeypatch.setattr(transformers_gguf, "tqdm", notebook_bar)
+    assert not notebook_bar(range(2), gui=False).disable  # the problem: the notebook bar ignores the switch
+    with gguf_loading():
+        assert transformers_gguf.tqdm(range(2)).disable
+    assert transformers_gguf.tqdm is notebook_bar
+    monkeypatch.delenv("TQDM_DISABLE")
+    with gguf_loading():
+        assert transformers_gguf.tqdm is notebook_bar  # bars wanted: left alone

