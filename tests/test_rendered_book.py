@@ -123,8 +123,9 @@ def test_no_progress_bar_in_the_page(chapter):
 def test_a_phone_wide_page_does_not_scroll_sideways_and_its_controls_fit(name, site, browser):
     """At 390 px (a phone), the page has no sideways scroll and every control of every widget lies
     within the screen (a fixed 450 px slider used to lose its value readout)."""
-    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page = browser.new_page()
     try:
+        page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"{site}/chapters/{name}.html", wait_until="load")
         page.wait_for_selector(".widget-slider, .widget-html", timeout=30_000)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -170,7 +171,7 @@ def test_choosing_in_a_dropdown_changes_the_picture(chapter):
 def test_both_controls_of_a_grid_change_the_picture(chapter):
     """Grids (the angle demo, the context window) have two sliders; each must work alone."""
     page, off_site, _, _ = chapter
-    grid = page.locator(".widget-vbox:has(> .widget-slider:nth-child(2))").first
+    grid = page.locator(".widget-vbox:has(> .widget-slider ~ .widget-slider)").first
     grid.scroll_into_view_if_needed()
     pictures = [grid.screenshot()]
     for nth in (0, 1):
