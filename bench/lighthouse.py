@@ -92,9 +92,16 @@ def audit(url: str, form: str, chromium: str) -> dict:
         data = json.loads(report.read_text())
     scores = {key.replace("-", "_"): round(100 * (category["score"] or 0)) for key, category in data["categories"].items()}
     audits = data["audits"]
-    return {**scores, "blocking_ms": round(audits["total-blocking-time"]["numericValue"]),
-            "layout_shift": round(audits["cumulative-layout-shift"]["numericValue"], 3),
-            "bytes": round(audits["total-byte-weight"]["numericValue"]),
+
+    def metric(key, digits=0):
+        """An audit's measured value; ``n/a`` when Lighthouse could not measure it (its reason is
+        in the report's ``errorMessage``)."""
+        value = audits.get(key, {}).get("numericValue")
+        return "n/a" if value is None else round(value, digits) if digits else round(value)
+
+    return {**scores, "blocking_ms": metric("total-blocking-time"),
+            "layout_shift": metric("cumulative-layout-shift", 3),
+            "bytes": metric("total-byte-weight"),
             "failing": sorted(key for key, entry in audits.items()
                               if entry.get("score") is not None and entry["score"] < 1
                               and entry.get("scoreDisplayMode") == "binary")}
