@@ -8,7 +8,7 @@ float32, ``wrong_1`` … ``wrong_3`` one plausible mistake per assignment each
 (``assignments/wrong/<assignment>/<mistake>.py``, whose first line names the solution cell it
 replaces), ``mishaps`` a corrupt notebook, a hang that swallows the interrupt, a misnamed file,
 tampering with NumPy, an empty folder and nothing at all, and ``edits`` edited, moved and deleted
-locked cells and a crash that kills the kernel. One grading run per session, about 45 notebooks:
+locked cells and a crash that kills the kernel. One grading run per session, about 50 notebooks:
 two to three minutes on two cores.
 """
 
@@ -24,7 +24,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS_DIR = ROOT / "assignments"
-CHAPTERS = ["01_representation", "02_word2vec", "03_analogies", "04_contrastive", "05_matryoshka", "06_rag"]
+CHAPTERS = ["01_representation", "02_word2vec", "03_analogies", "04_contrastive", "05_matryoshka", "06_rag",
+            "07_beyond_search"]
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 HIDDEN_REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS\n.*?### END HIDDEN TESTS", re.S)
@@ -116,7 +117,7 @@ def _build_class(released: Path, submissions: Path) -> None:
     def completed(name, replacements=None):
         return teacher.completed(released / name / f"{name}.ipynb", replacements)
 
-    # mishaps: a truncated file, a hang, a misnamed download, tampering, an empty folder, nothing for 06.
+    # mishaps: a truncated file, a hang, a misnamed download, tampering, an empty folder, nothing for 06 and 07.
     text = nbformat.writes(completed("01_representation"))
     place("mishaps", "01_representation").parent.mkdir(parents=True)
     place("mishaps", "01_representation").write_text(text[: len(text) // 2])

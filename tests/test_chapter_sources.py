@@ -25,7 +25,7 @@ spec.loader.exec_module(twins)
 
 def test_every_chapter_has_a_source_and_a_twin():
     assert [s.stem for s in SOURCES] == [n.stem for n in sorted(CHAPTERS.glob("*.ipynb"))]
-    assert len(SOURCES) == 6
+    assert len(SOURCES) == 7
 
 
 def test_every_twin_is_up_to_date():

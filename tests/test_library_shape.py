@@ -19,6 +19,7 @@ CHAPTER_MODULES = {
     "analogy", "pmi", "debiasing",
     "contrastive", "sentence_encoder",
     "matryoshka", "quantisation", "two_stage",
+    "beyond_search",
 }
 
 
