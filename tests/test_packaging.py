@@ -50,12 +50,12 @@ assert data.__file__.startswith({str(target)!r}), data.__file__
 assert data.DATA_DIR.is_relative_to({str(target)!r}), data.DATA_DIR
 print(len(data.toy_vectors()), len(data.embedding_models()), len(corpora.help_centre()),
       len(corpora.help_centre_queries()), len(corpora.wikipedia_questions()), len(corpora.domain_mismatch()),
-      len(corpora.domain_mismatch_queries()))
+      len(corpora.domain_mismatch_queries()), len(data.wikipedia_topics()))
 """
     result = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     counts = [int(n) for n in result.stdout.split()]
-    assert counts[4] == 189 and all(n > 0 for n in counts)
+    assert counts[4] == 189 and counts[7] == 106 and all(n > 0 for n in counts)
 
 
 def _pins(lines) -> dict:
