@@ -12,13 +12,13 @@ MISTAKES = {
     ],
     "7.2": [
         # λ read as the weight of novelty: the order of λ = 0.4
-        'unit = np.column_stack([np.cos(np.radians([0, 10, 20, 60])), np.sin(np.radians([0, 10, 20, 60]))]); '
-        'answer_2 = [["a", "b", "c"][i] for i in beyond_search.mmr(unit[0], unit[1:], k=3, relevance_weight=0.4)]',
+        ('unit = np.column_stack([np.cos(np.radians([0, 10, 20, 60])), np.sin(np.radians([0, 10, 20, 60]))]); '
+         'answer_2 = [["a", "b", "c"][i] for i in beyond_search.mmr(unit[0], unit[1:], k=3, relevance_weight=0.4)]'),
         # the λ = 0.3 order of the chapter's worked example, not recomputed for 0.6
         'answer_2 = ["a", "c", "b"]',
         # indices instead of names
-        'unit = np.column_stack([np.cos(np.radians([0, 10, 20, 60])), np.sin(np.radians([0, 10, 20, 60]))]); '
-        "answer_2 = beyond_search.mmr(unit[0], unit[1:], k=3, relevance_weight=0.6)",
+        ('unit = np.column_stack([np.cos(np.radians([0, 10, 20, 60])), np.sin(np.radians([0, 10, 20, 60]))]); '
+         "answer_2 = beyond_search.mmr(unit[0], unit[1:], k=3, relevance_weight=0.6)"),
     ],
     "7.3": [
         # similarities instead of distances: the ranking turned upside down, 1 − AUC
