@@ -83,8 +83,9 @@ def test_chunk_overlap_sweep_equals_a_recount_with_numpy(model, help_questions):
     documents = corpora.help_centre()[:12]
     questions = help_questions[help_questions["first_title"].isin({d.doc_id for d in documents})]
     assert len(questions) >= 2
-    sweep = evaluation.chunk_overlap_sweep(documents, questions, sizes=(32, 64), overlaps=(0, 8, 20), model=model)
-    assert list(sweep.index) == [(32, 0), (32, 8), (64, 0), (64, 8), (64, 20)]  # 2 * 20 >= 32: skipped
+    sweep = evaluation.chunk_overlap_sweep(documents, questions, settings=[(64, 20), (32, 0), (32, 8), (64, 0), (64, 8)],
+                                           model=model)
+    assert list(sweep.index) == [(32, 0), (32, 8), (64, 0), (64, 8), (64, 20)]
     texts = {d.doc_id: d.text for d in documents}
     query_vectors = encoders.encode(questions["question"], model)
     for (size, overlap), row in sweep.iterrows():
@@ -107,8 +108,8 @@ def test_chunk_overlap_sweep_equals_a_recount_with_numpy(model, help_questions):
         assert row["chunks repeating text"] == pytest.approx(repeating / len(chunks))
     assert (sweep.loc[(slice(None), 0), "chunks repeating text"] == 0).all()
     assert sweep.loc[(32, 8), "chunks repeating text"] > 0  # 32-token windows cut sentences, and repeat
-    with pytest.raises(ValueError, match="no overlap in .* is less than half a chunk size"):
-        evaluation.chunk_overlap_sweep(documents, questions, sizes=(16,), overlaps=(8,), model=model)
+    with pytest.raises(ValueError, match="an overlap of 8 tokens does not fit chunks of 16: choose at least 0 and less than half"):
+        evaluation.chunk_overlap_sweep(documents, questions, settings=[(32, 0), (16, 8)], model=model)
 
 
 def test_reranking_report_equals_the_retrievers_own_rankings(help_retriever, help_questions):
@@ -210,3 +211,29 @@ def test_sortable_table_sorts_every_column_in_a_browser_like_pandas(tmp_path):
                 assert page.locator("th").nth(column_number).get_attribute("aria-sort") == (
                     "ascending" if ascending else "descending")
         browser.close()
+
+
+def test_architecture_diagram_writes_every_step_inside_its_box():
+    """Every line of every step is drawn, inside a box (measured in pixels by the renderer), and
+    no two texts overlap; a diagram without a search step to connect the store to is refused."""
+    from embedlab import figures
+    from matplotlib.patches import Rectangle
+
+    offline = ["Documents\nhelp centre, Wikipedia, a folder", "Chunk\n≤ 128 MiniLM tokens, overlap", "Embed chunks\n384-d"]
+    online = ["Question\nfrom a user", "Embed the question\nthe same MiniLM", "Search\ndense + BM25, fused (RRF)",
+              "Re-rank\nMaxSim over token vectors", "Prompt\nthe passages that fit, numbered", "Generate\ncites [n]"]
+    figure = figures.architecture_diagram(offline, online, "Vector store\nMilvus Lite:\nchunks, vectors,\nfields")
+    renderer = figure.canvas.get_renderer()
+    ax = figure.axes[0]
+    boxes = [p.get_window_extent(renderer) for p in ax.patches if isinstance(p, Rectangle) and p.get_facecolor()[:3] == (1, 1, 1)]
+    assert len(boxes) == len(offline) + len(online) + 1
+    texts = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts if t.get_text()}
+    for step in offline + online + ["Vector store\nMilvus Lite:\nchunks, vectors,\nfields"]:
+        name, _, detail = step.partition("\n")
+        for part in (name, detail):
+            extent = texts[part]
+            assert any(b.x0 <= extent.x0 and extent.x1 <= b.x1 and b.y0 <= extent.y0 and extent.y1 <= b.y1 for b in boxes), part
+    extents = list(texts.values())
+    assert not any(a.overlaps(b) for i, a in enumerate(extents) for b in extents[i + 1:])
+    with pytest.raises(ValueError, match="exactly one online step starting with 'Search'"):
+        figures.architecture_diagram(offline, ["Question", "Answer"], "Vector store")

@@ -170,10 +170,11 @@ def chunk_size_sweep(documents, questions: pd.DataFrame, sizes=(64, 128, 256, 51
     return pd.DataFrame(rows).set_index("max_tokens")
 
 
-def chunk_overlap_sweep(documents, questions: pd.DataFrame, sizes=(128, 256), overlaps=(0, 16, 32, 50), k: int = 5,
+def chunk_overlap_sweep(documents, questions: pd.DataFrame,
+                        settings=((128, 0), (128, 16), (128, 50), (256, 0), (256, 32), (256, 50)), k: int = 5,
                         model=None) -> pd.DataFrame:
-    """Dense retrieval of the quoted passages of ``questions`` with chunks of each size in ``sizes``
-    (MiniLM tokens) cut with each overlap in ``overlaps`` (tokens): does overlap find more?
+    """Dense retrieval of the quoted passages of ``questions`` with chunks cut at each
+    ``(max_tokens, overlap)`` of ``settings`` (MiniLM tokens): does overlap find more?
 
     One row per ``(max_tokens, overlap)``, columns: ``chunks``; ``chunks repeating text`` (the share
     of chunks that begin inside the chunk before them: :func:`~embedlab.rag.chunking.chunk_text`
@@ -181,16 +182,18 @@ def chunk_overlap_sweep(documents, questions: pd.DataFrame, sizes=(128, 256), ov
     ``k`` chunks holds at least half of the passage); ``whole passage@k`` (one of them holds all of
     it, which is what overlap is for: a passage cut at a chunk boundary is whole in neither chunk
     without it); ``article@k`` (recall@k of the article). An overlap of half the size or more is
-    skipped (the chunker refuses it). Each distinct chunk text is encoded once for all settings
+    refused, as the chunker refuses it. Each distinct chunk text is encoded once for all settings
     (:func:`~embedlab.encoders.encode`, cached on disk under the texts and the model's version).
     Book: Chapter 6, "Chunk overlap".
     """
     model = model or load_minilm()
     texts = {document.doc_id: document.text for document in documents}
     starts = [texts[row.first_title].find(row.passage) for row in questions.itertuples(index=False)]
-    settings = [(size, overlap) for size in sizes for overlap in overlaps if 2 * overlap < size]
-    if not settings:
-        raise ValueError(f"no overlap in {list(overlaps)} is less than half a chunk size in {list(sizes)}")
+    settings = [(int(size), int(overlap)) for size, overlap in settings]
+    for size, overlap in settings:
+        if not 0 <= 2 * overlap < size:
+            raise ValueError(f"an overlap of {overlap} tokens does not fit chunks of {size}: choose at least 0 and "
+                             f"less than half the chunk size")
     query_vectors = encode(questions["question"], model)
     known, rows = {}, []
     # The overlap of chunk_size_sweep (1/8 of the size) first: its texts, encoded in the same order,
