@@ -10,8 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from embedlab import encoders, tables
-from embedlab.rag import chunking, corpora, dense, evaluation, generation, pipeline, retrieval
-from test_rag import _hit
+from embedlab.rag import (
+    chunking,
+    corpora,
+    dense,
+    evaluation,
+    generation,
+    pipeline,
+    retrieval,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
