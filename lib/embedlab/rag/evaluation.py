@@ -14,7 +14,7 @@ import pandas as pd
 from embedlab import progress
 from embedlab.bm25 import BM25Index
 from embedlab.encoders import encode, encode_with_tokens, load_minilm, minilm_tokenizer
-from embedlab.metrics import recall_at_k, report_by_kind, rows_by_kind
+from embedlab.metrics import precision_at_k, recall_at_k, report_by_kind, rows_by_kind
 from embedlab.rag.chunking import ChunkingConfig, chunk_documents
 from embedlab.rag.dense import embed_chunks, embedding_input
 from embedlab.rag.retrieval import SEARCH_METHODS, Retriever
@@ -27,14 +27,14 @@ def document_ranking(chunks, keys) -> list[str]:
     return list(dict.fromkeys(chunks[key].doc_id for key in keys))
 
 
-def _passage_labels(chunks, keys, doc_id: str, start: int, end: int) -> list:
-    """The keys, with every chunk that holds at least half of the passage text[start:end] of
-    ``doc_id`` replaced by the label ``"passage"``."""
+def _passage_labels(chunks, keys, doc_id: str, start: int, end: int, share: float = 0.5) -> list:
+    """The keys, with every chunk that holds at least ``share`` of the passage text[start:end] of
+    ``doc_id`` (half by default; 1: all of it) replaced by the label ``"passage"``."""
     labels = []
     for key in keys:
         chunk = chunks[key]
         shared = min(chunk.end, end) - max(chunk.start, start)
-        labels.append("passage" if chunk.doc_id == doc_id and 2 * shared >= end - start else int(key))
+        labels.append("passage" if chunk.doc_id == doc_id and shared >= share * (end - start) else int(key))
     return labels
 
 
@@ -170,6 +170,105 @@ def chunk_size_sweep(documents, questions: pd.DataFrame, sizes=(64, 128, 256, 51
     return pd.DataFrame(rows).set_index("max_tokens")
 
 
+def chunk_overlap_sweep(documents, questions: pd.DataFrame,
+                        settings=((128, 0), (128, 16), (128, 50), (256, 0), (256, 32), (256, 50)), k: int = 5,
+                        model=None) -> pd.DataFrame:
+    """Dense retrieval of the quoted passages of ``questions`` with chunks cut at each
+    ``(max_tokens, overlap)`` of ``settings`` (MiniLM tokens): does overlap find more?
+
+    One row per ``(max_tokens, overlap)``, columns: ``chunks``; ``chunks repeating text`` (the share
+    of chunks that begin inside the chunk before them: :func:`~embedlab.rag.chunking.chunk_text`
+    repeats text only after a window that had to cut a sentence); ``passage@k`` (one of the first
+    ``k`` chunks holds at least half of the passage); ``whole passage@k`` (one of them holds all of
+    it, which is what overlap is for: a passage cut at a chunk boundary is whole in neither chunk
+    without it); ``article@k`` (recall@k of the article). An overlap of half the size or more is
+    refused, as the chunker refuses it. Each distinct chunk text is encoded once for all settings
+    (:func:`~embedlab.encoders.encode`, cached on disk under the texts and the model's version).
+    Book: Chapter 6, "Chunk overlap".
+    """
+    model = model or load_minilm()
+    texts = {document.doc_id: document.text for document in documents}
+    starts = [texts[row.first_title].find(row.passage) for row in questions.itertuples(index=False)]
+    settings = [(int(size), int(overlap)) for size, overlap in settings]
+    for size, overlap in settings:
+        if not 0 <= 2 * overlap < size:
+            raise ValueError(f"an overlap of {overlap} tokens does not fit chunks of {size}: choose at least 0 and "
+                             f"less than half the chunk size")
+    query_vectors = encode(questions["question"], model)
+    known, rows = {}, []
+    # The overlap of chunk_size_sweep (1/8 of the size) first: its texts, encoded in the same order,
+    # are then a cache hit when that sweep ran on the same documents.
+    for size, overlap in sorted(settings, key=lambda setting: (setting[0], setting[1] != setting[0] // 8)):
+        chunks = chunk_documents(documents, ChunkingConfig(size, overlap))
+        inputs = [embedding_input(chunk) for chunk in chunks]
+        # Most chunks are the same with and without overlap (only those after a cut sentence move):
+        # each setting encodes only the texts no earlier setting had.
+        missing = list(dict.fromkeys(text for text in inputs if text not in known))
+        if missing:
+            known.update(zip(missing, encode(missing, model, cache=True)))
+        vectors = np.array([known[text] for text in inputs])
+        keys, _ = exact_search(query_vectors, vectors, min(100, len(chunks)))
+        found = [{"passage"}] * len(keys)
+        repeating = sum(c.index > 0 and c.start < chunks[i - 1].end for i, c in enumerate(chunks))
+        row = {"max_tokens": size, "overlap": overlap, "chunks": len(chunks), "chunks repeating text": repeating / len(chunks)}
+        for name, share in ((f"passage@{k}", 0.5), (f"whole passage@{k}", 1.0)):
+            labels = [_passage_labels(chunks, ranked, q.first_title, start, start + len(q.passage), share)
+                      for ranked, q, start in zip(keys, questions.itertuples(index=False), starts)]
+            row[name] = recall_at_k(labels, found, k)
+        row[f"article@{k}"] = recall_at_k([document_ranking(chunks, ranked) for ranked in keys],
+                                          list(questions["relevant_titles"]), k)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["max_tokens", "overlap"]).sort_index()
+
+
+def reranking_report(retriever: Retriever, questions: pd.DataFrame, documents, candidates=(5, 20, 50, 100),
+                     k: int = 5) -> pd.DataFrame:
+    """Re-ranking in the terms production write-ups use: how much it raises precision@``k`` and how
+    much latency it adds per query, for each number of hybrid candidates it re-ranks.
+
+    Per question, the hybrid ranking (BM25 and dense, 100 deep each, fused) is taken as it is (row
+    0, no re-ranking) and with its first ``candidates`` chunks re-ranked by MaxSim over the stored
+    token vectors (:meth:`Retriever.rerank`), one row per number of candidates. Columns:
+    ``precision@k (chunks)``, the share of the ``k`` chunks a generator would read that come from an
+    article that answers the question (:func:`~embedlab.metrics.precision_at_k` over chunks), and its
+    ``gain (%)`` over no re-ranking, 100 (after − before) / before; ``passage@k`` (one of those
+    chunks holds at least half of the quoted passage); MRR and nDCG@10 of the articles, as in
+    :func:`evaluate_retrievers`; and ``added ms per query``, the median time of the re-ranking step
+    alone (the question's token vectors come from the same encoder pass as its vector).
+    Book: Chapter 6, "Without re-ranking".
+    """
+    texts = {document.doc_id: document.text for document in documents}
+    query_vectors, query_tokens = encode_with_tokens(questions["question"], retriever.model)
+    rows = list(questions.itertuples(index=False))
+    spans = [(texts[row.first_title].find(row.passage), len(row.passage)) for row in rows]
+    hybrid = [retriever.hybrid_ranking(row.question, 100, query_vector=vector[None, :])[0]
+              for row, vector in zip(rows, query_vectors)]
+    relevant_chunks = [{key for key, chunk in enumerate(retriever.chunks) if chunk.doc_id in row.relevant_titles}
+                       for row in rows]
+
+    def scores(rankings) -> dict:
+        passages = [_passage_labels(retriever.chunks, keys[:k], row.first_title, start, start + length)
+                    for row, keys, (start, length) in zip(rows, rankings, spans)]
+        articles = report_by_kind({"": [document_ranking(retriever.chunks, keys) for keys in rankings]},
+                                  questions["relevant_titles"], ["all"] * len(rows)).iloc[0]
+        return {f"precision@{k} (chunks)": precision_at_k(rankings, relevant_chunks, k),
+                f"passage@{k}": recall_at_k(passages, [{"passage"}] * len(rows), k),
+                "MRR": articles["MRR"], "nDCG@10": articles["nDCG@10"]}
+
+    report = [{"candidates": 0, **scores(hybrid), "added ms per query": 0.0}]
+    for top in candidates:
+        reranked, seconds = [], []
+        for row, keys, tokens in zip(rows, hybrid, query_tokens):
+            started = time.perf_counter()
+            reranked.append(retriever.rerank(row.question, keys, top, tokens)[0])
+            seconds.append(time.perf_counter() - started)
+        report.append({"candidates": top, **scores(reranked), "added ms per query": 1000 * float(np.median(seconds))})
+    report = pd.DataFrame(report).set_index("candidates")
+    before = report.loc[0, f"precision@{k} (chunks)"]
+    report.insert(1, "gain (%)", 100 * (report[f"precision@{k} (chunks)"] - before) / before)
+    return report
+
+
 def domain_report(documents, queries: pd.DataFrame, k: int = 5, model=None) -> pd.DataFrame:
     """For each query of :func:`~embedlab.rag.corpora.domain_mismatch_queries`: the share of its ``k`` nearest documents
     (MiniLM, cosine) that come from the query's domain, searching everything (``all domains``),
@@ -209,6 +308,18 @@ def domain_summary(report: pd.DataFrame) -> pd.DataFrame:
     return shares
 
 
+def shared_terms(query: str, text: str) -> list[str]:
+    """The BM25 terms (lower-cased words, English stop words removed:
+    :meth:`embedlab.bm25.BM25Index.tokenize`) that ``query`` and ``text`` have in common, each once,
+    in the query's order: what a keyword search can match. Book: Chapter 6, "A help-centre search box".
+
+    >>> shared_terms("How do I change my password?", "Password Reset Guide")
+    ['password']
+    """
+    in_text = set(BM25Index.tokenize(text))
+    return [term for term in dict.fromkeys(BM25Index.tokenize(query)) if term in in_text]
+
+
 def question_set_statistics(questions: pd.DataFrame, documents) -> dict:
     """What the evaluation set holds, counted from the data: ``questions``, ``paraphrases`` and
     ``keyword`` questions; ``articles`` (how many of the ``documents`` answer at least one question)
@@ -235,7 +346,7 @@ def question_set_statistics(questions: pd.DataFrame, documents) -> dict:
         if start < 0:
             raise ValueError(f"the passage of {row.question!r} is not in the article {row.first_title!r}")
         last_word = max(last_word, len(text[: start + len(row.passage)].split()))
-        shared.append(len(set(BM25Index.tokenize(row.question)) & set(BM25Index.tokenize(row.passage))))
+        shared.append(len(shared_terms(row.question, row.passage)))
     shared = pd.Series(shared, index=questions.index)
     kinds = questions["kind"]
     return {"questions": len(questions), "paraphrases": int((kinds == "paraphrase").sum()),

@@ -178,9 +178,17 @@ class WindowedGenerator:
         if length + self.max_new_tokens > self.window:
             raise ValueError(f"the prompt takes {length:,} tokens and the answer up to {self.max_new_tokens}, but "
                              f"{self.name} reads {self.window:,}: use fewer passages (generation.fit_prompt)")
-        with torch.no_grad():
-            output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                         no_repeat_ngram_size=4, pad_token_id=self.tokenizer.eos_token_id)
+        # Greedy decoding reads one token at a time: products of a vector with small matrices, too small
+        # to share between threads, whose hand-offs cost more than they save when the cores are busy.
+        # One thread while generating; the caller's setting afterwards.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                             no_repeat_ngram_size=4, pad_token_id=self.tokenizer.eos_token_id)
+        finally:
+            torch.set_num_threads(threads)
         return self.tokenizer.decode(output[0, length:], skip_special_tokens=True).strip()
 
 

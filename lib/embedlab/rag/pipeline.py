@@ -17,7 +17,7 @@ from embedlab.encoders import MODEL_NAME, encode_with_tokens, load_minilm, minil
 from embedlab.rag.chunking import ChunkingConfig, chunk_documents, token_counts
 from embedlab.rag.corpora import Document, help_centre, wikipedia_documents
 from embedlab.rag.dense import embed_chunks, embedding_input
-from embedlab.rag.generation import Generator, build_prompt, citations, extractive_generator, fit_prompt
+from embedlab.rag.generation import Generator, citations, extractive_generator, fit_prompt
 from embedlab.rag.milvus_store import storage_problem
 from embedlab.rag.retrieval import Hit, Retriever, fuse
 from embedlab.rag.store import open_store, open_store_for_writing
@@ -25,7 +25,8 @@ from embedlab.rag.store import open_store, open_store_for_writing
 
 @dataclass(frozen=True)
 class Trace:
-    """What each stage of retrieval-augmented generation produced for one question (:func:`trace`)."""
+    """What each stage of retrieval-augmented generation produced for one question (:func:`trace`);
+    ``left_out``: the re-ranked passages the prompt could not hold (:func:`~embedlab.rag.generation.fit_prompt`)."""
 
     question: str
     chunks: int
@@ -36,6 +37,7 @@ class Trace:
     reranked: list
     prompt: str
     answer: str
+    left_out: list = field(default_factory=list)
 
     @property
     def query_norm(self) -> float:
@@ -49,7 +51,9 @@ def trace(retriever: Retriever, question: str, generator: Generator | None = Non
     """Run one question through every stage (embed the query, dense and BM25 search, fuse, re-rank,
     build the prompt, generate) and keep each stage's real output: the ``k`` best :class:`Hit`
     objects of each ranking, the prompt and the answer of ``generator`` (default
-    :func:`extractive_generator`). Book: Chapter 6, "The pipeline, step by step"."""
+    :func:`extractive_generator`). The prompt numbers as many of the re-ranked passages as the
+    generator reads (:func:`fit_prompt`), as :func:`answer` does. Book: Chapter 6, "The pipeline,
+    step by step"."""
     query_vector, query_tokens = encode_with_tokens([question], retriever.model)
 
     def hits(keys, scores):
@@ -61,9 +65,10 @@ def trace(retriever: Retriever, question: str, generator: Generator | None = Non
     bm25 = retriever.bm25_ranking(question, depth)
     hybrid = fuse(bm25[0], dense[0])  # as Retriever.hybrid_ranking, from the two rankings above
     reranked = hits(*retriever.rerank(question, hybrid[0], rerank_top, query_tokens[0]))
-    prompt = build_prompt(question, reranked)
+    generator = generator or extractive_generator
+    prompt, used = fit_prompt(question, reranked, generator)  # as answer() does: only what the generator reads
     return Trace(question, len(retriever.chunks), query_vector[0], hits(*dense), hits(*bm25), hits(*hybrid),
-                 reranked, prompt, (generator or extractive_generator)(prompt))
+                 reranked, prompt, generator(prompt), reranked[len(used):])
 
 
 #: The sources :func:`ingest` knows by name; any other SOURCE is a folder.
