@@ -101,6 +101,15 @@ def _wait_for_every_widget(page):
     page.wait_for_timeout(300)
 
 
+def _wait_for_a_formula(page):
+    """Until the page's first formula is typeset: MathJax typesets a formula as it nears the
+    screen (its ui/lazy extension), so scroll to one first."""
+    formula = page.locator(".math").first
+    if formula.count():
+        formula.scroll_into_view_if_needed()
+    page.wait_for_selector("mjx-container", timeout=30_000)
+
+
 def _viewer_of(control):
     """The widget box that holds a control and the stack it drives."""
     return control.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
@@ -120,7 +129,7 @@ def test_widgets_render_and_need_no_request_off_the_machine(chapter):
         assert pictures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
     assert page.locator(".widget-html").count() >= 1
     # Icons and formulas come from the book itself.
-    page.wait_for_selector("mjx-container", timeout=30_000)
+    _wait_for_a_formula(page)
     assert off_site == []
     assert page_errors == []
 
@@ -289,7 +298,7 @@ def test_every_page_works_under_a_sub_path(name, sub_path_site, browser):
     page.on("requestfailed", lambda request: failed.append(request.url))
     page.goto(f"{sub_path_site}chapters/{name}.html", wait_until="load")
     page.wait_for_selector(".widget-slider", timeout=30_000)
-    page.wait_for_selector("mjx-container", timeout=30_000)
+    _wait_for_a_formula(page)
     pictures = page.locator("img")
     for i in range(pictures.count()):
         if pictures.nth(i).is_visible():
