@@ -53,12 +53,16 @@ serve:
 	@test -f _build/html/index.html || (echo "no book in _build/html yet: run make book first" && exit 1)
 	$(RUN) python -m http.server 8000 --bind 127.0.0.1 --directory _build/html
 
+# html-manager's embed.js draws the core widgets without require.js; its source map and licence
+# file go beside it, with the Font Awesome files it finds from its own address.
 js:
 	npm ci --prefix $(JS) --ignore-scripts --no-audit --no-fund
 	rm -rf _build/js-assets
 	mkdir -p $(ASSETS)/ipywidgets $(ASSETS)/mathjax
-	cp $(MODULES)/requirejs/require.js $(JS)/widgets-paths.js $(ASSETS)/ipywidgets/
-	cp $(MODULES)/@jupyter-widgets/html-manager/dist/embed-amd.js \
+	cp $(JS)/widgets-page.js $(ASSETS)/ipywidgets/
+	cp $(MODULES)/@jupyter-widgets/html-manager/dist/embed.js \
+	   $(MODULES)/@jupyter-widgets/html-manager/dist/embed.js.map \
+	   $(MODULES)/@jupyter-widgets/html-manager/dist/embed.js.LICENSE.txt \
 	   $(MODULES)/@jupyter-widgets/html-manager/dist/*.woff* \
 	   $(MODULES)/@jupyter-widgets/html-manager/dist/*.ttf \
 	   $(MODULES)/@jupyter-widgets/html-manager/dist/*.eot \

@@ -1,0 +1,189 @@
+"""What every page of the book needs beyond what Jupyter Book 1 gives it (issue 17).
+
+A local Sphinx extension (``sphinx: local_extensions:`` in ``_config.yml``):
+
+- **A meta description** on every page, for search engines and link previews: the page's
+  ``description`` front matter (``html_meta: {description: ...}`` under ``myst:`` works too) or
+  else its first paragraph of prose, cut at a word near 160 characters. A new chapter needs
+  nothing to get one.
+- **No console errors.** sphinx-thebe adds its configuration script every time the environment
+  is read, so a page declares ``const THEBE_JS_URL`` twice and the second throws; the book runs
+  no thebe (``launch_buttons.thebe: false``), so its scripts and style sheet are left out, and
+  any other script added twice is kept once. pydata-sphinx-theme writes the page's colour mode
+  from a template variable that nothing sets (``data-default-mode=""``), and its script then
+  logs "invalid theme mode": the variable gets the theme's own default, ``auto``.
+- **Widgets keep their place.** A widget is drawn by JavaScript once the page has loaded; until
+  then its output is empty, and the text below it jumps when it appears. Each widget view gets
+  a placeholder of the height its pictures will take (the ``width``/``height`` that
+  :mod:`embedlab.widgets` writes on every frame, scaled to the column as the picture is), which
+  the style sheet hides as soon as the widget is drawn.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+from docutils import nodes
+
+#: Search engines show about 155-160 characters of a description.
+DESCRIPTION_LENGTH = 160
+STATIC = Path(__file__).resolve().parent / "_page_quality"
+#: An author-year citation as sphinxcontrib-bibtex writes it: "[Kusupati et al., 2022]".
+CITATION = re.compile(r"\s*\[[^\[\]]*\b\d{4}[a-z]?\]")
+
+
+def first_paragraph(doctree: nodes.document) -> str:
+    """The first paragraph of prose: not a title, not inside a code cell, an output, an admonition
+    or a table; whitespace collapsed. Empty when the page has none."""
+    skipped = (nodes.Admonition, nodes.table, nodes.literal_block, nodes.footnote, nodes.citation, nodes.sidebar)
+    for paragraph in doctree.findall(nodes.paragraph):
+        ancestor, inside = paragraph.parent, False
+        while ancestor is not None:
+            classes = ancestor.get("classes", []) if isinstance(ancestor, nodes.Element) else []
+            if isinstance(ancestor, skipped) or any(c.startswith("cell") for c in classes):
+                inside = True
+                break
+            ancestor = ancestor.parent
+        text = " ".join(paragraph.astext().split())
+        if not inside and len(text) >= 40:
+            return text
+    return ""
+
+
+def shorten(text: str, length: int = DESCRIPTION_LENGTH) -> str:
+    """``text`` cut at the last word boundary within ``length`` characters, with an ellipsis."""
+    if len(text) <= length:
+        return text
+    cut = text[: length - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+def page_description(metadata: dict, doctree: nodes.document | None, fallback: str) -> str:
+    """The page's description: its front matter's, else its first paragraph, else ``fallback``."""
+    given = metadata.get("description") or (metadata.get("html_meta") or {}).get("description")
+    if given:
+        return " ".join(str(given).split())
+    text = first_paragraph(doctree) if doctree is not None else ""
+    text = CITATION.sub("", text)  # "[Mikolov et al., 2013]" says nothing in a search result
+    return shorten(text) if text else fallback
+
+
+def _is_thebe(asset) -> bool:
+    filename = getattr(asset, "filename", None) or ""
+    body = getattr(asset, "attributes", {}).get("body", "") or ""
+    return "sphinx-thebe" in filename or "THEBE_JS_URL" in body
+
+
+def _key(asset):
+    return (getattr(asset, "filename", None), tuple(sorted((k, str(v)) for k, v in getattr(asset, "attributes", {}).items())))
+
+
+def unique_assets(assets: list, drop_thebe: bool) -> list:
+    """The page's scripts (or style sheets) in order, each once, and without thebe's when it is off."""
+    seen, kept = set(), []
+    for asset in assets:
+        if (drop_thebe and _is_thebe(asset)) or _key(asset) in seen:
+            continue
+        seen.add(_key(asset))
+        kept.append(asset)
+    return kept
+
+
+_VIEW = re.compile(r'<script type="application/vnd\.jupyter\.widget-view\+json">(\{.*?\})</script>')
+
+
+def _png_size(data: str) -> tuple[int, int] | None:
+    import base64
+    import struct
+
+    head = base64.b64decode(data[:32] + "=" * (-len(data[:32]) % 4))
+    if not head.startswith(b"\x89PNG"):
+        return None
+    return struct.unpack(">II", head[16:24])
+
+
+#: Models drawn as one row of controls above a viewer's pictures.
+CONTROLS = {"SelectionSliderModel", "IntSliderModel", "FloatSliderModel", "DropdownModel", "ToggleButtonsModel",
+            "SelectModel", "RadioButtonsModel", "CheckboxModel", "ToggleButtonModel", "TextModel", "IntTextModel",
+            "FloatTextModel", "ButtonModel"}
+
+
+def placeholder_parts(model_id: str, models: dict) -> list:
+    """What a widget shows before any control is moved, top to bottom: ``"slider"``,
+    ``"buttons"`` or ``"control"`` for a row of controls and ``(width, height)`` in CSS pixels for a picture (the first frame of each stack)."""
+    model = models.get(model_id, {})
+    state = model.get("state", {})
+    name = model.get("model_name")
+    if name in CONTROLS:
+        return ["slider" if "Slider" in name else "buttons" if "Buttons" in name else "control"]
+    if name == "HTMLModel":
+        found = re.search(r'<img [^>]*width="(\d+)" height="(\d+)"', state.get("value", ""))
+        return [(int(found[1]), int(found[2]))] if found else []
+    if name == "ImageModel":
+        size = _png_size(model["buffers"][0].get("data", "")) if model.get("buffers") else None
+        if size and str(state.get("width", "")).isdigit():
+            width = int(state["width"])
+            return [(width, round(size[1] * width / size[0]))]
+        return []
+    children = [c.removeprefix("IPY_MODEL_") for c in state.get("children", [])]
+    if name == "StackModel":
+        index = state.get("selected_index") or 0
+        children = children[index:index + 1]
+    return [part for child in children for part in placeholder_parts(child, models)]
+
+
+def reserve_widget_space(body: str, state: dict) -> str:
+    """Put after every widget view a placeholder as high as its controls and pictures will be (an
+    HTML frame's height is not known before it is drawn: it keeps no place)."""
+    models = state.get("state", {})
+
+    def placeholder(match):
+        view = json.loads(html.unescape(match[1]))
+        parts = placeholder_parts(view.get("model_id", ""), models)
+        if not parts:
+            return match[0]
+        spans = "".join(f'<span class="{part}"></span>' if isinstance(part, str)
+                        else f'<span style="max-width:{part[0]}px;aspect-ratio:{part[0]}/{part[1]}"></span>'
+                        for part in parts)
+        return match[0] + f'<div class="widget-placeholder" aria-hidden="true">{spans}</div>'
+
+    return _VIEW.sub(placeholder, body)
+
+
+def _widget_state(context: dict) -> dict | None:
+    for asset in context.get("script_files", []):
+        attributes = getattr(asset, "attributes", {})
+        if attributes.get("type") == "application/vnd.jupyter.widget-state+json":
+            return json.loads(attributes["body"])
+    return None
+
+
+def on_config_inited(app, config):
+    # pydata-sphinx-theme's default colour mode, which its template reads from the context.
+    config.html_context.setdefault("default_mode", "auto")
+    config.html_static_path.append(str(STATIC))
+
+
+def on_html_page_context(app, pagename, templatename, context, doctree):
+    launch = (app.config.html_theme_options or {}).get("launch_buttons", {})
+    drop_thebe = not launch.get("thebe")
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = unique_assets(context[key], drop_thebe)
+    description = page_description(app.env.metadata.get(pagename, {}), doctree, app.config.project)
+    if 'name="description"' not in context.get("metatags", ""):
+        context["metatags"] = context.get("metatags", "") + f'\n<meta name="description" content="{html.escape(description)}" />'
+    state = _widget_state(context)
+    if state is not None and "body" in context:
+        context["body"] = reserve_widget_space(context["body"], state)
+
+
+def setup(app):
+    app.connect("config-inited", on_config_inited)
+    # After sphinx-thebe, the theme and MyST-NB have filled the context.
+    app.connect("html-page-context", on_html_page_context, priority=900)
+    app.add_css_file("page_quality.css")
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
