@@ -17,7 +17,7 @@ import pytest
 
 BOOK = Path(__file__).resolve().parents[1] / "_build" / "html"
 #: Every chapter page, and how many picture viewers it has at least.
-CHAPTERS = {"01_representation": 4, "02_word2vec": 2, "03_analogies": 2, "04_contrastive": 2, "05_matryoshka": 1, "06_rag": 0}
+CHAPTERS = {"01_representation": 3, "02_word2vec": 2, "03_analogies": 2, "04_contrastive": 2, "05_matryoshka": 1, "06_rag": 0}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 #: Harmless on every Jupyter Book 1 page: sphinx-thebe's script is inlined twice.
 KNOWN_PAGE_ERROR = "Identifier 'THEBE_JS_URL' has already been declared"
