@@ -321,3 +321,21 @@ def test_topic_neighbourhoods_name_unknown_words():
     vectors = WordVectors(["a", "b", "c"], np.eye(3, dtype=np.float32))
     with pytest.raises(KeyError, match=r"topic words not in the vocabulary: \['zebra'\]"):
         representation.topic_neighbourhoods(vectors, {"t": ["a", "zebra"]})
+
+
+def test_positive_cosine_share_counts_every_pair_once_like_scikit_learn(rng):
+    vectors = WordVectors([f"w{i}" for i in range(40)], rng.normal(size=(40, 5)).astype(np.float32) + 0.3)
+    everything = representation.positive_cosine_share(vectors, np.random.default_rng(0), restrict_vocab=40, sample=40)
+    cosines = sk_cosine(vectors.vectors)
+    expected = np.mean(cosines[np.triu_indices(40, k=1)] > 0)
+    assert everything == pytest.approx(expected)
+    # Negative control: counting the diagonal (cos(w, w) = 1) or both halves of the matrix gives another share.
+    assert np.mean(cosines > 0) != pytest.approx(expected)
+
+
+def test_positive_cosine_share_of_evenly_spread_directions_is_about_a_half(rng):
+    vectors = WordVectors([f"w{i}" for i in range(2_000)], rng.normal(size=(2_000, 50)).astype(np.float32))
+    share = representation.positive_cosine_share(vectors, np.random.default_rng(1), sample=1_000)
+    assert abs(share - 0.5) < 0.01
+    with pytest.raises(ValueError, match="sample must be between 2 and the 2000 words"):
+        representation.positive_cosine_share(vectors, np.random.default_rng(1), sample=5_000)

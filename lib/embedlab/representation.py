@@ -254,6 +254,23 @@ def truncation_probe(encoder, title: str, text: str, n_words: int = 150):
     })
 
 
+def positive_cosine_share(word_vectors, rng: np.random.Generator, restrict_vocab: int = 30_000,
+                          sample: int = 3_000) -> float:
+    """Share of positive cosine similarities among the pairs of ``sample`` different words drawn
+    (with ``rng``) from the ``restrict_vocab`` most frequent: an estimate of how often two
+    words of the space point less than 90° apart. Every pair of the sample counts once
+    (``sample · (sample − 1) / 2`` pairs). A space whose directions were spread evenly would
+    give about 0.5. Book: Chapter 3, "The analogy benchmark" (why 3CosMul fails on GloVe-50d).
+    """
+    size = min(restrict_vocab, len(word_vectors))
+    if not 2 <= sample <= size:
+        raise ValueError(f"sample must be between 2 and the {size} words considered, got {sample}")
+    rows = rng.choice(size, size=sample, replace=False)
+    unit = word_vectors.unit_vectors[rows]
+    upper = np.triu_indices(sample, k=1)
+    return float(np.mean((unit @ unit.T)[upper] > 0))
+
+
 def chance_neighbour_agreement(groups) -> float:
     """The :func:`nearest_neighbour_agreement` expected of a map with no structure, where each
     point's nearest neighbour is any other point with equal probability:
