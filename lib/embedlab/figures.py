@@ -343,7 +343,7 @@ def embedding_map_svg(panels: dict, words, groups, labelled=None, description: s
     sizes = np.array([[_text_width(w, font_size) + 2, line_height] for w in words])
     legend = "".join(f"<span style='margin-right:1em;white-space:nowrap'><span style='color:{colour[g]}'>●</span> {escape(g)}</span>"
                      for g in group_names)
-    parts = [f"<div class='embedding-map' style='max-width:{width}px'>",
+    parts = [f"<div class='embedding-map' style='width:{width}px;max-width:100%'>",
              f"<style>{_map_style(len(group_names))}</style>",
              f"<div style='font-size:0.9em;line-height:1.6'>{legend}</div>",
              "<div style='overflow-x:auto'>"]
