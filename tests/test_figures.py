@@ -1,18 +1,18 @@
-"""embedlab.figures.embedding_maps and embedlab.label_placement: on a map, every word can be
-read. Checked on the drawn figure itself, with matplotlib's own measure of each word
-(``Text.get_window_extent``): no two words overlap, no word hides a point, every word stays in
-its map. The old layout (each word at a fixed offset from its point) is the negative control."""
+"""embedlab.figures.embedding_map_svg and embedlab.label_placement: on a map, every word can be
+found and the written ones read. Checked on the SVG itself, with matplotlib's own measure of
+each word (``TextPath``, not the PIL measure the map uses): no two words overlap, no word hides a
+dot, every word stays in its map, and every dot names its word. Words written a fixed offset
+from their dots (the layout before label_placement) are the negative control."""
 
 import doctest
+import re
+from xml.etree import ElementTree
 
-import matplotlib
-
-matplotlib.use("agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from embedlab import figures, label_placement
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextPath
 
 TOPICS = {
     "royalty": ["king", "queen", "prince", "princess", "monarch", "throne", "crown", "duke"],
@@ -23,98 +23,134 @@ TOPICS = {
 }
 WORDS = [w for words in TOPICS.values() for w in words]
 GROUPS = [topic for topic, words in TOPICS.items() for _ in words]
+#: Unlabelled words a reader finds by pointing at their dots: ten more per topic.
+EXTRA = [f"{topic[:3]}{i}" for topic in TOPICS for i in range(10)]
+EXTRA_GROUPS = [topic for topic in TOPICS for _ in range(10)]
+FONT_SIZE = 13
 
 
-def clustered_points(spread: float, seed: int) -> np.ndarray:
-    """Five topics of eight points around five centres in a 10 × 10 square, like Chapter 1's
-    maps: ``spread`` 1.0 is a t-SNE-like map, 0.05 a UMAP-like one whose topics are dots."""
+def clustered_points(spread: float, seed: int, per_topic: int = 18) -> np.ndarray:
+    """Five topics of ``per_topic`` points around five centres in a 10 × 10 square, like Chapter
+    1's maps: ``spread`` 1.0 is a spread-out map, 0.3 one of tight clusters."""
     rng = np.random.default_rng(seed)
     centres = rng.uniform(0, 10, size=(len(TOPICS), 2))
-    return np.repeat(centres, 8, axis=0) + rng.normal(scale=spread, size=(len(WORDS), 2))
+    points = np.repeat(centres, per_topic, axis=0) + rng.normal(scale=spread, size=(len(TOPICS) * per_topic, 2))
+    # The first eight of each topic are the labelled words, the other ten the unlabelled ones.
+    topic_rows = points.reshape(len(TOPICS), per_topic, 2)
+    return np.concatenate([topic_rows[:, :8].reshape(-1, 2), topic_rows[:, 8:].reshape(-1, 2)])
 
 
 PANELS = {"spread out (like t-SNE)": clustered_points(1.0, seed=0),
-          "tight clusters (like UMAP)": clustered_points(0.05, seed=1)}
+          "tight clusters (like UMAP)": clustered_points(0.3, seed=1)}
 
 
-def unreadable_words(figure) -> dict:
-    """What keeps a reader from finding a word on each map of ``figure``, as the renderer draws
-    it: pairs of words that overlap, words over a point, words outside their map."""
-    figure.canvas.draw()
-    renderer = figure.canvas.get_renderer()
-    found = {"overlapping": [], "over a point": [], "outside": []}
-    for ax in figure.axes:
-        texts = [t for t in ax.texts if t.get_text()]
-        boxes = [t.get_window_extent(renderer) for t in texts]
-        found["overlapping"] += [(texts[i].get_text(), texts[j].get_text())
-                                 for i in range(len(boxes)) for j in range(i) if boxes[i].overlaps(boxes[j])]
-        on_screen = ax.transData.transform(ax.collections[0].get_offsets())
-        found["over a point"] += [(t.get_text(), WORDS[k]) for t, box in zip(texts, boxes)
-                                  for k, (x, y) in enumerate(on_screen) if box.contains(x, y)]
-        found["outside"] += [t.get_text() for t, box in zip(texts, boxes)
-                             if not (ax.bbox.x0 <= box.x0 and box.x1 <= ax.bbox.x1 and ax.bbox.y0 <= box.y0 and box.y1 <= ax.bbox.y1)]
+def parse(html: str):
+    """The SVG of a map's HTML, as an element tree."""
+    return ElementTree.fromstring(re.search(r"<svg.*</svg>", html, re.DOTALL).group(0))
+
+
+def word_width(word: str) -> float:
+    return TextPath((0, 0), word, size=FONT_SIZE, prop=FontProperties(family="DejaVu Sans")).get_extents().width
+
+
+def unreadable_words(svg) -> dict:
+    """What keeps a reader from reading a written word, on each map: pairs of words that overlap,
+    words over a dot, words outside their map."""
+    found = {"overlapping": [], "over a dot": [], "outside": []}
+    panels = [(float(r.get("y")), float(r.get("y")) + float(r.get("height"))) for r in svg.iter("rect")]
+    dots = [(float(c.get("cx")), float(c.get("cy")), c.find("title").text.split(" (")[0]) for c in svg.iter("circle")]
+    for top, bottom in panels:
+        texts = [t for t in svg.iter("text") if t.get("class") and top <= float(t.get("y")) <= bottom]
+        boxes = [(float(t.get("x")) - word_width(t.text) / 2, float(t.get("y")) - FONT_SIZE / 2,
+                  float(t.get("x")) + word_width(t.text) / 2, float(t.get("y")) + FONT_SIZE / 2) for t in texts]
+        words = [t.text for t in texts]
+        found["overlapping"] += [(words[i], words[j]) for i in range(len(boxes)) for j in range(i)
+                                 if boxes[i][0] < boxes[j][2] and boxes[j][0] < boxes[i][2]
+                                 and boxes[i][1] < boxes[j][3] and boxes[j][1] < boxes[i][3]]
+        found["over a dot"] += [(w, dot) for w, (x0, y0, x1, y1) in zip(words, boxes)
+                                for x, y, dot in dots if x0 < x < x1 and y0 < y < y1]
+        found["outside"] += [w for w, (x0, y0, x1, y1) in zip(words, boxes) if x0 < 0 or x1 > 640 or y0 < top or y1 > bottom]
     return found
 
 
-def old_embedding_maps(panels: dict, words):
-    """The layout this replaced (main at f8f455a): maps side by side in an 11-inch figure, each
-    word 2 points up and right of its point, in 7.5-point type."""
-    figure, axes = plt.subplots(1, len(panels), figsize=(11, 4.6))
-    for ax, points in zip(axes, panels.values()):
-        ax.scatter(points[:, 0], points[:, 1], s=18)
-        for (x, y), word in zip(points, words):
-            ax.annotate(word, (x, y), fontsize=7.5, xytext=(2, 2), textcoords="offset points")
-    figure.tight_layout()
-    return figure
+def written_a_fixed_offset_from_their_dots(svg):
+    """The negative control: each written word moved to 2 px right of and above its dot, as
+    matplotlib's ``annotate(xytext=(2, 2))`` put them before label_placement."""
+    dot_of = {}
+    for circle in svg.iter("circle"):
+        dot_of.setdefault(circle.find("title").text.split(" (")[0], []).append(circle)
+    seen = {}
+    for text in svg.iter("text"):
+        if text.get("class"):
+            circle = dot_of[text.text][seen.setdefault(text.text, 0)]
+            seen[text.text] += 1
+            text.set("x", str(float(circle.get("cx")) + 2 + word_width(text.text) / 2))
+            text.set("y", str(float(circle.get("cy")) - 2 - FONT_SIZE / 2))
+    return svg
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def maps():
-    return figures.embedding_maps(PANELS, WORDS, GROUPS)  # closed after each test (conftest)
+    return figures.embedding_map_svg(PANELS, WORDS + EXTRA, GROUPS + EXTRA_GROUPS, labelled=WORDS,
+                                     description="two test maps", font_size=FONT_SIZE)
 
 
-def test_every_word_of_a_map_is_readable(maps):
-    assert unreadable_words(maps) == {"overlapping": [], "over a point": [], "outside": []}
-    for ax in maps.axes:
-        assert sorted(t.get_text() for t in ax.texts) == sorted(WORDS)  # each word once on each map
+def test_every_written_word_of_a_map_is_readable(maps):
+    svg = parse(maps)
+    assert unreadable_words(svg) == {"overlapping": [], "over a dot": [], "outside": []}
+    written = [t.text for t in svg.iter("text") if t.get("class")]
+    assert sorted(written) == sorted(WORDS * len(PANELS))  # each chosen word once on each map
 
 
-def test_words_stay_apart_at_the_resolution_of_a_high_dpi_screen(maps):
-    """The words are placed at 100 dpi and the page gets a PNG at 200 dpi (widgets.sharp_picture)."""
-    drawn_at = maps.dpi
-    maps.set_dpi(2 * drawn_at)
-    try:
-        assert unreadable_words(maps) == {"overlapping": [], "over a point": [], "outside": []}
-    finally:
-        maps.set_dpi(drawn_at)
+def test_every_dot_names_its_word_and_topic_for_a_pointer(maps):
+    """A native tooltip (``<title>``) on every dot, so a reader finds the unwritten words too."""
+    titles = [c.find("title").text for c in parse(maps).iter("circle")]
+    expected = [f"{w} ({g})" for w, g in zip(WORDS + EXTRA, GROUPS + EXTRA_GROUPS)]
+    assert sorted(titles) == sorted(expected * len(PANELS))
 
 
-def test_the_old_layout_piles_words_up():
-    """The negative control: the same checks find the fault the new layout removes."""
-    figure = old_embedding_maps(PANELS, WORDS)
-    found = unreadable_words(figure)
-    plt.close(figure)
-    assert len(found["overlapping"]) > 20
-    assert found["over a point"]
+def test_words_written_beside_their_dots_pile_up():
+    """The negative control: the same checks find the fault the placement removes."""
+    svg = written_a_fixed_offset_from_their_dots(parse(figures.embedding_map_svg(
+        PANELS, WORDS + EXTRA, GROUPS + EXTRA_GROUPS, labelled=WORDS, font_size=FONT_SIZE)))
+    found = unreadable_words(svg)
+    assert len(found["overlapping"]) > 10
+    assert len(found["over a dot"]) > 10
 
 
-def test_maps_are_stacked_at_the_width_of_the_page(maps):
-    """One map per row, 7 inches wide: at 100 CSS pixels per inch the figure fills the page's
-    ~700 px column, its words in 10-point type (14 px, the size of the text around it)."""
-    assert maps.get_figwidth() == 7.0
-    (top, bottom) = maps.axes
-    assert top.get_position().y0 > bottom.get_position().y1
-    assert {t.get_fontsize() for ax in maps.axes for t in ax.texts} == {10}
+def test_a_map_has_a_name_and_stays_legible_on_a_phone(maps):
+    """Screen readers read the description; below 480 px the map scrolls inside its box rather
+    than shrinking its words, and the page around it does not scroll sideways."""
+    svg = parse(maps)
+    assert svg.get("role") == "img" and svg.get("aria-label") == "two test maps"
+    assert "min-width:480px" in svg.get("style") and "<div style='overflow-x:auto'>" in maps
 
 
-def test_words_take_their_topics_colour_from_the_books_palette(maps):
-    colour_of = {topic: figures.PALETTE[i] for i, topic in enumerate(TOPICS)}
-    ax = maps.axes[0]
-    point_colours = [matplotlib.colors.to_hex(c) for c in ax.collections[0].get_facecolors()]
-    assert point_colours == [colour_of[g].lower() for g in GROUPS]
-    word_colour = {t.get_text(): np.array(matplotlib.colors.to_rgb(t.get_color())) for t in ax.texts}
-    for word, group in zip(WORDS, GROUPS):  # the same hue, darker
-        assert np.allclose(word_colour[word], 0.6 * np.array(matplotlib.colors.to_rgb(colour_of[group])))
+def test_words_and_dots_take_their_topics_colour_from_the_books_palette(maps):
+    """Dot class ``c<i>`` and word class ``t<i>`` for the i-th topic; the style sheet gives them
+    the palette's colour and a darker shade of it."""
+    svg = parse(maps)
+    for circle in svg.iter("circle"):
+        topic = circle.find("title").text.split(" (")[1].rstrip(")")
+        assert circle.get("class").split()[0] == f"c{list(TOPICS).index(topic)}"
+    style = re.search(r"<style>(.*?)</style>", maps).group(1)
+    for i in range(len(TOPICS)):
+        assert f".embedding-map .c{i}{{fill:{figures.PALETTE[i]}}}" in style
+        darker = re.search(rf"\.t{i}{{fill:#(\w{{6}})}}", style).group(1)
+        palette = figures.PALETTE[i].lstrip("#")
+        assert all(abs(int(darker[k:k + 2], 16) - 0.6 * int(palette[k:k + 2], 16)) <= 1 for k in (0, 2, 4))
+
+
+def test_labels_keep_off_unlabelled_dots():
+    """``obstacles``: a label covers no unlabelled dot either; without them it would."""
+    points = np.array([[100.0, 100.0]])
+    sizes = np.array([[30.0, 10.0]])
+    obstacle = [[122.0, 100.0]]  # where the label would go, right of its point
+    bounds = (0, 0, 200, 200)
+    free = label_placement.place_labels(points, sizes, bounds, point_radius=3, gap=1.5)
+    assert (np.abs(free[0] - obstacle[0]) < sizes[0] / 2).all()  # negative control: it covers the dot
+    centre = label_placement.place_labels(points, sizes, bounds, point_radius=3, gap=1.5, obstacles=obstacle)
+    assert not (np.abs(centre[0] - obstacle[0]) < sizes[0] / 2 + 3).all()
 
 
 def boxes_of(centres, sizes):

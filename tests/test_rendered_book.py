@@ -21,7 +21,7 @@ import pytest
 
 BOOK = Path(os.environ.get("EMBEDLAB_BOOK_HTML") or Path(__file__).resolve().parents[1] / "_build" / "html")
 #: Every chapter page, and how many picture viewers it has at least.
-CHAPTERS = {"01_representation": 4, "02_word2vec": 2, "03_analogies": 2, "04_contrastive": 2, "05_matryoshka": 1, "06_rag": 0,
+CHAPTERS = {"01_representation": 3, "02_word2vec": 2, "03_analogies": 2, "04_contrastive": 2, "05_matryoshka": 1, "06_rag": 0,
             "07_beyond_search": 2}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMIUM_FLAGS = [

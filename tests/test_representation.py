@@ -285,3 +285,57 @@ def test_nearest_neighbour_agreement_hand_worked_and_against_scikit_learn(rng):
     nearest = NearestNeighbors(n_neighbors=2).fit(random_points).kneighbors(random_points)[1][:, 1]
     assert representation.nearest_neighbour_agreement(random_points, groups) == pytest.approx(
         np.mean(groups[nearest] == groups))
+
+
+def test_topic_neighbourhoods_agree_with_gensim(glove):
+    """Each added word is one of gensim's most_similar words to its topic (the mean of the topic's
+    unit vectors), in gensim's order, and belongs to the topic gensim's n_similarity ranks first."""
+    topics = {"royalty": ["king", "queen", "prince"], "animals": ["dog", "cat", "horse"], "food": ["bread", "cheese", "rice"]}
+    words, groups = representation.topic_neighbourhoods(glove, topics, per_topic=6, restrict_vocab=10_000)
+    assert words[:9] == [w for ws in topics.values() for w in ws] and groups[:9] == [t for t, ws in topics.items() for _ in ws]
+    assert len(words) == len(set(words)) == 9 + 3 * 6
+    keyed = glove.subset(glove.words[:10_000]).to_gensim()
+    for topic, topic_words in topics.items():
+        added = [w for w, g in zip(words[9:], groups[9:]) if g == topic]
+        for word in added:
+            assert word.isalpha()
+            best = max(topics, key=lambda t: keyed.n_similarity([word], topics[t]))
+            assert best == topic
+        ranked = [w for w, _ in keyed.most_similar(positive=topic_words, topn=300)
+                  if w.isalpha() and w not in words[:9]
+                  and max(topics, key=lambda t: keyed.n_similarity([w], topics[t])) == topic]
+        assert added == ranked[:6]
+
+
+def test_topic_neighbourhoods_differ_from_a_plain_nearest_word_list(glove):
+    """The negative control: without the one-topic-per-word rule a word near two topics (or one
+    topic's own word) would be listed twice; here no word is."""
+    topics = {"happiness": ["happy", "glad"], "sadness": ["sad", "unhappy"]}
+    words, _ = representation.topic_neighbourhoods(glove, topics, per_topic=20, restrict_vocab=20_000)
+    plain = [w for t in topics.values() for w, _ in glove.nearest(np.mean([glove[w] for w in t], axis=0), k=20)]
+    assert len(plain) > len(set(plain))
+    assert len(words) == len(set(words))
+
+
+def test_topic_neighbourhoods_name_unknown_words():
+    vectors = WordVectors(["a", "b", "c"], np.eye(3, dtype=np.float32))
+    with pytest.raises(KeyError, match=r"topic words not in the vocabulary: \['zebra'\]"):
+        representation.topic_neighbourhoods(vectors, {"t": ["a", "zebra"]})
+
+
+def test_positive_cosine_share_counts_every_pair_once_like_scikit_learn(rng):
+    vectors = WordVectors([f"w{i}" for i in range(40)], rng.normal(size=(40, 5)).astype(np.float32) + 0.3)
+    everything = representation.positive_cosine_share(vectors, np.random.default_rng(0), restrict_vocab=40, sample=40)
+    cosines = sk_cosine(vectors.vectors)
+    expected = np.mean(cosines[np.triu_indices(40, k=1)] > 0)
+    assert everything == pytest.approx(expected)
+    # Negative control: counting the diagonal (cos(w, w) = 1) or both halves of the matrix gives another share.
+    assert np.mean(cosines > 0) != pytest.approx(expected)
+
+
+def test_positive_cosine_share_of_evenly_spread_directions_is_about_a_half(rng):
+    vectors = WordVectors([f"w{i}" for i in range(2_000)], rng.normal(size=(2_000, 50)).astype(np.float32))
+    share = representation.positive_cosine_share(vectors, np.random.default_rng(1), sample=1_000)
+    assert abs(share - 0.5) < 0.01
+    with pytest.raises(ValueError, match="sample must be between 2 and the 2000 words"):
+        representation.positive_cosine_share(vectors, np.random.default_rng(1), sample=5_000)

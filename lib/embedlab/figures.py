@@ -21,59 +21,6 @@ def _darker(colour, amount: float = 0.4):
     return tuple((1 - amount) * channel for channel in to_rgb(colour))
 
 
-def embedding_maps(panels: dict, words, groups, width: float = 7.0, panel_height: float = 4.8):
-    """Labelled 2-D maps stacked one above the other: ``panels`` maps a title to an ``(n, 2)`` array.
-
-    Every word can be read: it is written beside its point, or at the nearest free place with
-    a leader line to it, so that no two words overlap and no word hides a point
-    (:func:`embedlab.label_placement.place_labels`). ``groups[i]`` names the cluster of
-    ``words[i]``: its point has the cluster's colour and its word a darker shade of it.
-    ``width`` inches at 100 dpi fill the page's content column (about 700 px); show the figure
-    with :func:`embedlab.widgets.sharp_picture` to keep it sharp on high-DPI screens.
-    Book: Chapter 1, "The embedding space".
-    """
-    group_names = list(dict.fromkeys(groups))
-    colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(group_names)}
-    legend_height = 0.4
-    figure, axes = plt.subplots(len(panels), 1, figsize=(width, panel_height * len(panels) + legend_height),
-                                squeeze=False)
-    axes = axes[:, 0]
-    marker_area = 30  # points², so the marker's radius is √30 / 2 points
-    gap = 1.5  # pixels between a word and its point, and between two words
-    for ax, (title, points) in zip(axes, panels.items()):
-        points = np.asarray(points, dtype=float)
-        ax.scatter(points[:, 0], points[:, 1], s=marker_area, c=[colour[g] for g in groups], zorder=3,
-                   edgecolors="white", linewidths=0.5)
-        low, high = points.min(axis=0), points.max(axis=0)
-        margin = 0.08 * (high - low)
-        ax.set_xlim(low[0] - margin[0], high[0] + margin[0])
-        ax.set_ylim(low[1] - margin[1], high[1] + margin[1])
-        ax.set_title(title, fontsize=11)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    handles = [plt.Line2D([], [], marker="o", ls="", color=colour[g], label=g) for g in group_names]
-    figure.legend(handles=handles, loc="upper center", ncol=len(group_names), frameon=False, fontsize=10,
-                  handletextpad=0.2, columnspacing=1.2)
-    figure.tight_layout(rect=(0, 0, 1, 1 - legend_height / figure.get_figheight()))
-    # The words are placed once the axes have their final size, in pixels of this figure.
-    renderer = figure.canvas.get_renderer()
-    point_radius = np.sqrt(marker_area) / 2 * figure.dpi / 72
-    for ax, points in zip(axes, panels.values()):
-        points = np.asarray(points, dtype=float)
-        texts = [ax.text(x, y, word, fontsize=10, ha="center", va="center", color=_darker(colour[group]), zorder=4)
-                 for (x, y), word, group in zip(points, words, groups)]
-        sizes = np.array([text.get_window_extent(renderer).size for text in texts])
-        on_screen = ax.transData.transform(points)
-        x0, y0, x1, y1 = ax.bbox.extents
-        centres = place_labels(on_screen, sizes, (x0 + 2, y0 + 2, x1 - 2, y1 - 2), point_radius, gap)
-        to_data = ax.transData.inverted()
-        for text, centre in zip(texts, to_data.transform(centres)):
-            text.set_position(centre)
-        for _, start, end in leader_lines(on_screen, centres, sizes, min_length=1.5 * (point_radius + gap)):
-            ax.plot(*to_data.transform([start, end]).T, color="0.6", lw=0.7, zorder=2)
-    return figure
-
-
 def similarity_bars(panels: dict, words, chosen: str, figsize=(10, 2.9)):
     """Horizontal bars of cosine similarity of ``chosen`` to ``words``, one panel per representation.
 
@@ -422,3 +369,84 @@ def architecture_diagram(offline_steps, online_steps, store: str, figsize=(7.0, 
     ax.text(7.55, store_y + 0.15, "read", fontsize=8.5, color="0.25", ha="center", va="bottom")
     figure.tight_layout(pad=0.1)
     return figure
+
+
+def _text_width(text: str, font_size: float) -> float:
+    """Width of ``text`` in pixels at ``font_size`` pixels, measured with matplotlib's DejaVu Sans
+    (the first font an SVG map asks the browser for; Verdana, the fallback, is as wide)."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), round(font_size * 10)).getlength(text) / 10
+
+
+def _map_style(n_colours: int) -> str:
+    """CSS of :func:`embedding_map_svg`: a class per palette colour for dots (``c0``...) and
+    words (``t0``..., darker), ``u`` for unlabelled dots; a dot under the pointer gets a black ring."""
+    hexes = ["#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in _darker(p))) for p in PALETTE[:n_colours]]
+    return (".embedding-map circle{stroke:#fff;stroke-width:.6}.embedding-map circle:hover{stroke:#000;stroke-width:2}"
+            ".embedding-map .u{fill-opacity:.55}"
+            ".embedding-map text[class]{text-anchor:middle;dominant-baseline:central;pointer-events:none}"
+            + "".join(f".embedding-map .c{i}{{fill:{PALETTE[i]}}}.embedding-map .t{i}{{fill:{hexes[i]}}}"
+                      for i in range(n_colours)))
+
+
+def embedding_map_svg(panels: dict, words, groups, labelled=None, description: str = "", width: int = 640,
+                      panel_height: int = 400, font_size: float = 13) -> str:
+    """Labelled 2-D maps, one above the other, as inline SVG for the page: a reader finds every word by
+    pointing at its dot (each dot carries a ``<title>``, which the browser shows as a tooltip, with
+    no JavaScript), and the ``labelled`` words are also written on the map, placed by
+    :func:`embedlab.label_placement.place_labels` so that no two overlap and none covers a dot.
+
+    ``panels`` maps a title to an ``(n, 2)`` array of points; ``groups[i]`` names the cluster of
+    ``words[i]`` (its colour). ``labelled`` (default: every word) lists the words to write;
+    their dots are drawn larger, the others lighter. ``description`` is the maps' accessible
+    name. Returns an HTML string for ``IPython.display.HTML`` or a frame of
+    :func:`embedlab.widgets.state_viewer`. The SVG scales with the page and scrolls inside its
+    box below 480 px, so that the words stay legible on a phone. Book: Chapter 1, "The embedding space".
+    """
+    from html import escape
+
+    words = list(words)
+    labelled = set(words if labelled is None else labelled)
+    group_names = list(dict.fromkeys(groups))
+    number = {g: i % len(PALETTE) for i, g in enumerate(group_names)}
+    colour = {g: PALETTE[number[g]] for g in group_names}
+    is_labelled = np.array([w in labelled for w in words])
+    title_height, margin, radius, gap = 24, 10, 4.5, 1.5
+    line_height = font_size * 1.25
+    sizes = np.array([[_text_width(w, font_size) + 2, line_height] for w in words])
+    legend = "".join(f"<span style='margin-right:1em;white-space:nowrap'><span style='color:{colour[g]}'>●</span> {escape(g)}</span>"
+                     for g in group_names)
+    parts = [f"<div class='embedding-map' style='width:{width}px;max-width:100%'>",
+             f"<style>{_map_style(len(group_names))}</style>",
+             f"<div style='font-size:0.9em;line-height:1.6'>{legend}</div>",
+             "<div style='overflow-x:auto'>"]
+    height = len(panels) * (panel_height + title_height)
+    parts.append(f"<svg viewBox='0 0 {width} {height}' role='img' aria-label='{escape(description, quote=True)}' "
+                 f"style='width:100%;min-width:480px;height:auto' font-family='DejaVu Sans, Verdana, sans-serif' font-size='{font_size}'>")
+    for p, (title, points) in enumerate(panels.items()):
+        points = np.asarray(points, dtype=float)
+        top = p * (panel_height + title_height) + title_height
+        low, high = points.min(axis=0), points.max(axis=0)
+        # Room at the sides for the words of the outermost dots.
+        inner = np.array([margin + sizes[:, 0].max() / 2, top + margin + line_height])
+        span = np.array([width, panel_height]) - 2 * np.array([margin + sizes[:, 0].max() / 2, margin + line_height])
+        on_screen = inner + (points - low) / np.where(high > low, high - low, 1) * span
+        on_screen[:, 1] = 2 * top + panel_height - on_screen[:, 1]  # SVG's y grows downwards
+        parts.append(f"<text x='{width / 2:.0f}' y='{top - 6}' text-anchor='middle' font-size='{font_size + 1}'>{escape(title)}</text>")
+        parts.append(f"<rect x='0.5' y='{top + 0.5}' width='{width - 1}' height='{panel_height - 1}' fill='none' stroke='#ccc'/>")
+        centres = place_labels(on_screen[is_labelled], sizes[is_labelled], (2, top + 2, width - 2, top + panel_height - 2),
+                               radius, gap, obstacles=on_screen[~is_labelled])
+        labelled_points = on_screen[is_labelled]
+        for _, start, end in leader_lines(labelled_points, centres, sizes[is_labelled], min_length=1.5 * (radius + gap)):
+            parts.append(f"<line x1='{start[0]:.1f}' y1='{start[1]:.1f}' x2='{end[0]:.1f}' y2='{end[1]:.1f}' stroke='#999' stroke-width='0.7'/>")
+        # Unlabelled dots first, so that the labelled ones are drawn over them.
+        for i in np.argsort(is_labelled, kind="stable"):
+            (x, y), group = on_screen[i], groups[i]
+            shape = f"r='{radius}' class='c{number[group]}'" if is_labelled[i] else f"r='{radius - 1}' class='c{number[group]} u'"
+            parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' {shape}><title>{escape(words[i])} ({escape(group)})</title></circle>")
+        for (x, y), i in zip(centres, np.flatnonzero(is_labelled)):
+            parts.append(f"<text x='{x:.1f}' y='{y:.1f}' class='t{number[groups[i]]}'>{escape(words[i])}</text>")
+    parts.append("</svg></div></div>")
+    return "".join(parts)

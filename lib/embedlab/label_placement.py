@@ -6,7 +6,7 @@ point by a leader line. Labels are placed one at a time, most crowded point firs
 place is free when the label's box overlaps no label placed before, covers no point or leader
 line and stays inside the plot; of the free places, one whose leader line crosses no label is
 preferred. Pure geometry in display units (pixels), so it can be tested without drawing;
-:func:`embedlab.figures.embedding_maps` measures the words and draws them where this puts them.
+:func:`embedlab.figures.embedding_map_svg` measures the words and draws them where this puts them.
 
 Written here rather than taken from adjustText because, on the book's maps, adjustText 1.4 left
 overlapping words and words over points, and stops after a wall-clock time limit, so its layout
@@ -44,7 +44,8 @@ def _holds_any(low, high, samples) -> np.ndarray:
     return ((samples[None] > low[:, None]) & (samples[None] < high[:, None])).all(-1).any(-1)
 
 
-def place_labels(points, sizes, bounds, point_radius: float = 3.0, gap: float = 1.5, rings: int = 40) -> np.ndarray:
+def place_labels(points, sizes, bounds, point_radius: float = 3.0, gap: float = 1.5, rings: int = 40,
+                 obstacles=None) -> np.ndarray:
     """Centres for label boxes such that no two boxes overlap, no box covers a point or a leader
     line, and every box lies inside ``bounds``; where it can within two more rings, no leader
     line crosses a label.
@@ -56,6 +57,8 @@ def place_labels(points, sizes, bounds, point_radius: float = 3.0, gap: float = 
         point_radius: how far from its centre a point's marker reaches; no label comes closer.
         gap: the space kept between a label and its own point, and between two labels.
         rings: how many distances to try, each a label height further than the last.
+        obstacles: ``(m, 2)`` positions of unlabelled points (a map's dots that a reader finds by
+            pointing at them), which no label may cover either.
 
     Returns:
         ``(n, 2)`` centres of the labels. A label placed beyond the first ring (farther than
@@ -74,6 +77,7 @@ def place_labels(points, sizes, bounds, point_radius: float = 3.0, gap: float = 
     sizes = np.asarray(sizes, dtype=float).reshape(-1, 2)
     if len(points) != len(sizes):
         raise ValueError(f"{len(points)} points but {len(sizes)} label sizes")
+    markers = points if obstacles is None else np.vstack([points, np.asarray(obstacles, dtype=float).reshape(-1, 2)])
     x0, y0, x1, y1 = bounds
     step = float(np.median(sizes[:, 1])) if len(sizes) else 1.0
     along = np.linspace(0, 1, 33)[1:-1, None]  # where a leader line is checked, between its two ends
@@ -96,7 +100,7 @@ def place_labels(points, sizes, bounds, point_radius: float = 3.0, gap: float = 
             low, high = candidates - sizes[i] / 2, candidates + sizes[i] / 2
             inside = (low[:, 0] >= x0) & (low[:, 1] >= y0) & (high[:, 0] <= x1) & (high[:, 1] <= y1)
             # No point's marker within the box (grown by the marker's radius), no leader line through it.
-            covers = _holds_any(low - point_radius, high + point_radius, points) | _holds_any(low, high, placed_lines)
+            covers = _holds_any(low - point_radius, high + point_radius, markers) | _holds_any(low, high, placed_lines)
             # No overlap with a label placed before, with ``gap`` to spare.
             overlaps = ((low[:, None] < placed_high[None] + gap) & (high[:, None] > placed_low[None] - gap)).all(-1)
             free = inside & ~covers & ~overlaps.any(axis=1)

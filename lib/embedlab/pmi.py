@@ -54,9 +54,7 @@ def cooccurrence_counts(encoded_sentences, vocabulary_size: int, window: int = 5
     shrinks each centre's window to a size drawn uniformly from 1 … window (Chapter 2, "The
     sliding context window"): distance d survives with probability (window − d + 1) / window.
     It is the default because it makes the matrix the one SGNS sees (Levy et al. 2015,
-    section 3.1, "dynamic context window", carry it over to count-based methods), and on the
-    Wikipedia sample it does slightly better than flat counts on the analogies (9.3% against
-    8.3% correct with :func:`pmi_vectors`' other defaults).
+    section 3.1, "dynamic context window", carry it over to count-based methods).
 
     One vectorised pass per distance d = 1 … window over all tokens of the corpus at once,
     never a Python loop over tokens. Book: Chapter 3, "Why it works".
@@ -174,10 +172,8 @@ def svd_vectors(matrix, words, dim: int = 100, eigenvalue_weight: float = 1.0, s
     reconstruction's rows; p = 0.5 splits Σ evenly between words and contexts (W = U √Σ,
     C = V √Σ, W Cᵀ ≈ M, as SGNS's two matrices do); p = 0 keeps only the directions U_d. Levy et
     al. (2015, section 3.3, "eigenvalue weighting") recommend p = 0.5 or 0 over 1 on corpora of
-    billions of words. On the 0.44-million-word Wikipedia sample p = 1 answers more analogies
-    in every setting we tried (9.3% against 7.4% for p = 0.5 and 6.4% for p = 0), presumably
-    because there the smaller singular values carry mostly noise, which p = 1 keeps small; p = 0.5
-    is usually ahead on WordSim-353, by 0.01 to 0.04. The default is p = 1.
+    billions of words; on a small corpus, whose smaller singular values carry mostly noise,
+    p = 1 keeps that noise small. The default is p = 1.
 
     The SVD is scipy's ``svds`` (ARPACK, a Lanczos method): it computes the top ``dim``
     singular triplets of the sparse matrix to machine precision, reading M only through
@@ -272,11 +268,9 @@ def pmi_vectors(sentences, *, dim: int = 100, window: int = 5, min_count: int = 
     builds, so rows match a trained model's word for word. Then :func:`cooccurrence_counts`,
     :func:`pmi_matrix` (positive, shifted by log ``shift``) and :func:`svd_vectors`.
 
-    The defaults are the settings that did best on the Wikipedia sample's analogy questions:
-    window 5 with word2vec's dynamic weighting, smoothing α = 0.75, no shift (k = 1) and
-    p = 1 (9.3% correct, WordSim-353 ρ = 0.41). SGNS's shift, k = 5, answered 1 to 4.5 points
-    fewer analogies with windows of 5 and 10 words, whatever the other settings; α = 1 answers
-    fewer analogies (8.4%) but follows the similarity judgements better (WordSim-353 ρ = 0.48).
+    The defaults are window 5 with word2vec's dynamic weighting, smoothing α = 0.75, no shift
+    (k = 1) and p = 1, the ones that answered the most analogy questions on the Wikipedia
+    sample (Chapter 3 shows the effect of k and of the number of dimensions).
     ``seconds`` holds the time of each step ("vocabulary", "counts", "pmi", "svd").
     Book: Chapter 3, "Why it works".
     """

@@ -101,6 +101,39 @@ def project_2d(vectors, method: str = "pca", seed: int = 0, cache: bool = False,
         return umap.UMAP(n_components=2, metric="cosine", random_state=seed, n_jobs=1, **options).fit_transform(matrix)
 
 
+def topic_neighbourhoods(word_vectors, topics: dict, per_topic: int = 16, restrict_vocab: int = 30_000):
+    """The words of a map: each topic's own words, then the ``per_topic`` words nearest to the
+    topic, so that a reader can find more words than the ones chosen by hand.
+
+    A topic's centre is the mean of its words' unit vectors. Each of the ``restrict_vocab``
+    most frequent words (alphabetic, not already a topic word) belongs to the topic whose centre
+    it has the highest cosine with, and each topic takes the ``per_topic`` words of its own
+    with the highest cosine. Returns ``(words, groups)``, two lists of the same length: every
+    topic's words in the order given, then the added words, topic by topic, nearest first.
+    Book: Chapter 1, "The embedding space".
+    """
+    topics = {topic: list(words) for topic, words in topics.items()}
+    chosen = [w for words in topics.values() for w in words]
+    unknown = [w for w in chosen if w not in word_vectors]
+    if unknown:
+        raise KeyError(f"topic words not in the vocabulary: {unknown}")
+    size = min(restrict_vocab, len(word_vectors))
+    candidates = word_vectors.unit_vectors[:size]
+    centres = np.array([word_vectors.subset(words).unit_vectors.mean(axis=0) for words in topics.values()])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    cosines = candidates @ centres.T                                   # (size, topics)
+    nearest_topic = cosines.argmax(axis=1)
+    eligible = np.array([w.isalpha() and w not in set(chosen) for w in word_vectors.words[:size]])
+    added_words, added_groups = [], []
+    for t, topic in enumerate(topics):
+        rows = np.flatnonzero(eligible & (nearest_topic == t))
+        best = rows[np.argsort(-cosines[rows, t], kind="stable")[:per_topic]]
+        added_words += [word_vectors.words[i] for i in best]
+        added_groups += [topic] * len(best)
+    groups = [topic for topic, words in topics.items() for _ in words]
+    return chosen + added_words, groups + added_groups
+
+
 def average_word_vector(word_vectors, text: str, skip_unknown: bool = True) -> np.ndarray:
     """The mean of the vectors of the words in ``text`` (lower-cased, split on spaces).
 
@@ -219,6 +252,23 @@ def truncation_probe(encoder, title: str, text: str, n_words: int = 150):
         "numbers in its embedding": [v.size for v in vectors],
         "cosine to the whole article": np.asarray(cosine_similarity(vectors, vectors[-1]), dtype=np.float64),
     })
+
+
+def positive_cosine_share(word_vectors, rng: np.random.Generator, restrict_vocab: int = 30_000,
+                          sample: int = 3_000) -> float:
+    """Share of positive cosine similarities among the pairs of ``sample`` different words drawn
+    (with ``rng``) from the ``restrict_vocab`` most frequent: an estimate of how often two
+    words of the space point less than 90° apart. Every pair of the sample counts once
+    (``sample · (sample − 1) / 2`` pairs). A space whose directions were spread evenly would
+    give about 0.5. Book: Chapter 3, "The analogy benchmark" (why 3CosMul fails on GloVe-50d).
+    """
+    size = min(restrict_vocab, len(word_vectors))
+    if not 2 <= sample <= size:
+        raise ValueError(f"sample must be between 2 and the {size} words considered, got {sample}")
+    rows = rng.choice(size, size=sample, replace=False)
+    unit = word_vectors.unit_vectors[rows]
+    upper = np.triu_indices(sample, k=1)
+    return float(np.mean((unit @ unit.T)[upper] > 0))
 
 
 def chance_neighbour_agreement(groups) -> float:
