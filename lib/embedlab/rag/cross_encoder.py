@@ -23,11 +23,11 @@ from embedlab.training import gradient_step, one_thread, shuffled_batches
 class CrossEncoderConfig:
     """Everything that changes the re-ranker's weights (the cache key holds all of it)."""
 
-    pairs: int = 256
+    pairs: int = 1024
     hard_negatives: int = 2
     batch_size: int = 16
     epochs: int = 1
-    learning_rate: float = 3e-5
+    learning_rate: float = 1e-4
     max_length: int = 192
     seed: int = 0
 
@@ -69,8 +69,8 @@ def train_cross_encoder(chunks, config: CrossEncoderConfig = CrossEncoderConfig(
 
         L = −(1/B) Σ_i log( exp f(q_i, p_i) / Σ_c exp f(q_i, c) ),
 
-    the listwise loss of Nogueira & Cho's BERT re-ranker trained with negatives (Nogueira & Cho
-    2019). AdamW, seeded. Returns (model in eval mode, tokenizer, loss per step).
+    the "localized contrastive estimation" of Gao, Dai & Callan 2021 (negatives drawn from near
+    the positive), on the BERT re-ranker of Nogueira & Cho 2019. AdamW, seeded. Returns (model in eval mode, tokenizer, loss per step).
     """
     import torch
 
