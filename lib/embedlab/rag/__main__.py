@@ -1,5 +1,5 @@
-"""The command line: ``python -m embedlab.rag ingest | search | answer | evaluate``; ``--help`` on
-each says more. Book: Chapter 6, "Putting it together".
+"""The command line: ``python -m embedlab.rag ingest | search | answer | evaluate | adapt |
+evaluate-deep``; ``--help`` on each says more. Book: Chapter 6, "Putting it together".
 """
 
 from __future__ import annotations
@@ -8,11 +8,17 @@ import argparse
 import json
 import sys
 
-from embedlab.rag.chunking import ChunkingConfig
+import pandas as pd
+
+from embedlab.rag.adaptation import AdaptationConfig, adapted_minilm
+from embedlab.rag.chunking import ChunkingConfig, chunk_documents
 from embedlab.rag.corpora import wikipedia_documents, wikipedia_questions
+from embedlab.rag.cross_encoder import CrossEncoderConfig, trained_reranker
 from embedlab.rag.evaluation import evaluate_retrievers
 from embedlab.rag.generation import GENERATORS
+from embedlab.rag.passage_questions import SPLITS, passage_questions
 from embedlab.rag.pipeline import MODES, IngestReport, answer, ingest, search
+from embedlab.rag.remedies import MODELS, RERANKERS, deep_report, wikipedia_retriever
 from embedlab.rag.retrieval import SEARCH_METHODS, Retriever
 
 
@@ -48,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_command.add_argument("--max-words", type=int, default=None,
                                   help="index only the first N words of each article (default: all of it)")
     evaluate_command.add_argument("--rerank-top", type=int, default=20)
+    adapt_command = commands.add_parser("adapt", help="fine-tune MiniLM and train a cross-encoder on the Wikipedia "
+                                        "sample without labels (cached; a second run loads them)")
+    adapt_command.add_argument("--what", choices=("encoder", "reranker", "both"), default="both")
+    deep_command = commands.add_parser("evaluate-deep", help="passage@5, article@5, MRR, nDCG@10 and latency on the "
+                                       "deep questions (data/passage_questions.jsonl), whole sample")
+    deep_command.add_argument("--split", choices=SPLITS, default="dev", help="dev (for choices) or test (to report)")
+    deep_command.add_argument("--model", choices=MODELS, default="base", help="the encoder: base or adapted")
+    deep_command.add_argument("--reranker", choices=RERANKERS, default="maxsim")
+    deep_command.add_argument("--rerank-top", type=int, default=20)
     commands.choices["search"].add_argument("--where", help='a Milvus filter, e.g. \'title == "Anarchism"\'')
     commands.choices["answer"].add_argument("--generator", choices=sorted(GENERATORS), default="extractive")
     return parser
@@ -86,10 +101,23 @@ def _print_hits(hits, as_json: bool) -> None:
             print(f"{hit.rank}. {hit.chunk.title}  (score {hit.score:.4f})\n   {preview}")
 
 
+def _adapt(what: str) -> None:
+    """Train (or load) the adapted encoder and the cross-encoder on the whole sample's chunks."""
+    chunks = chunk_documents(wikipedia_documents(), ChunkingConfig())
+    trained = []
+    if what in ("encoder", "both"):
+        trained.append(("adapted MiniLM", adapted_minilm(chunks, AdaptationConfig(), show_progress=True)))
+    if what in ("reranker", "both"):
+        trained.append(("cross-encoder", trained_reranker(chunks, CrossEncoderConfig(), show_progress=True)))
+    for name, model in trained:
+        print(f"{name}: {len(model.losses)} steps in {model.seconds:.0f} s, loss {model.losses[:10].mean():.3f} "
+              f"(first 10 steps) -> {model.losses[-10:].mean():.3f} (last 10), weights sha256 {model.checksum[:12]}")
+
+
 def main(argv=None) -> int:
     """``python -m embedlab.rag ingest | search | answer``; ``--help`` on each says more."""
     args = _parser().parse_args(argv)
-    if args.command not in ("ingest", "evaluate") or getattr(args, "quiet", False):
+    if args.command not in ("ingest", "evaluate", "adapt", "evaluate-deep") or getattr(args, "quiet", False):
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # "Loading weights" each time the model loads
@@ -104,6 +132,13 @@ def main(argv=None) -> int:
                                          show_progress=True)
             print(f"{len(retriever.chunks):,} chunks from {len(documents)} articles")
             print(report.round(3).to_string())
+        elif args.command == "adapt":
+            _adapt(args.what)
+        elif args.command == "evaluate-deep":
+            retriever = wikipedia_retriever(args.model, show_progress=True)
+            report = deep_report(retriever, passage_questions(args.split), args.reranker, args.rerank_top, True)
+            print(f"{args.split} half, {args.model} encoder, {len(retriever.chunks):,} chunks")
+            print(pd.DataFrame(report).T.round(3).to_string())
         elif args.command == "search":
             _print_hits(search(args.question, args.db, args.k, args.method, args.where), args.json)
         else:
