@@ -347,3 +347,77 @@ def similarity_heatmap(similarity, title: str = "", figsize=(4.6, 4)):
     ax.set_title(title, fontsize=9)
     figure.tight_layout()
     return figure
+
+
+def line_panels(panels: list, log_x=False, figsize=(10, 3.8)):
+    """Line charts side by side, one per entry of ``panels``: dicts with ``title``, ``xlabel``,
+    ``ylabel`` and ``series`` ({label: pandas Series of y indexed by x}). A label keeps its
+    colour in every panel; each panel has its own legend."""
+    figure, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
+    colours = {}
+    for ax, panel in zip(axes[0], panels):
+        for label, y in panel["series"].items():
+            colour = colours.setdefault(label, PALETTE[len(colours) % len(PALETTE)])
+            ax.plot(y.index, y.values, marker="o", ms=3.5, color=colour, label=label)
+        ax.set_xscale("log" if log_x else "linear")
+        ax.set_xlabel(panel["xlabel"])
+        ax.set_ylabel(panel["ylabel"])
+        ax.set_title(panel["title"], fontsize=10.5)
+        ax.legend(fontsize=8.5, frameon=False)
+        ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def matryoshka_pipeline(dims=(8, 16, 32, 64, 128, 384), figsize=(10, 3.9)):
+    """The Matryoshka training pipeline as a diagram: a batch of (query, passage) pairs goes
+    through one encoder; each nested prefix of the output (the first m of ``dims`` coordinates,
+    drawn as nested boxes) is normalised and scored with InfoNCE; the weighted sum is the loss,
+    and one backward pass updates the encoder (Kusupati et al. 2022)."""
+    from matplotlib.patches import FancyBboxPatch, Rectangle
+
+    figure, ax = plt.subplots(figsize=figsize)
+    ax.set_xlim(0, 10)
+    ax.set_ylim(-0.55, 4.1)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, colour="#f2f2f2", size=9.5):
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.04,rounding_size=0.12",
+                                    facecolor=colour, edgecolor="#555555", linewidth=1))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size)
+
+    def arrow(start, end, style="-|>", colour="#333333", dashed=False, connection="arc3"):
+        ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle=style, color=colour, lw=1.2,
+                                                              linestyle="--" if dashed else "-",
+                                                              connectionstyle=connection, shrinkA=2, shrinkB=2))
+
+    box(0.05, 1.45, 1.55, 1.2, "a batch of\n(query, passage)\npairs")
+    box(2.0, 1.45, 1.3, 1.2, "encoder f\n(one forward\npass)", colour="#dbe9f6")
+    arrow((1.62, 2.05), (1.98, 2.05))
+    # The output vector as nested prefixes, longest first so the shorter ones sit on top.
+    full = max(dims)
+    left, width, bottom, height = 3.75, 1.7, 1.25, 1.6
+    for i, m in enumerate(sorted(dims, reverse=True)):
+        share = np.sqrt(m / full)  # area-like nesting keeps short prefixes visible
+        ax.add_patch(Rectangle((left, bottom), width * share, height * (0.35 + 0.65 * share),
+                               facecolor=PALETTE[i % len(PALETTE)], alpha=0.35 + 0.1 * i / len(dims),
+                               edgecolor="#333333", linewidth=0.8))
+    ax.text(left + width / 2, bottom + height + 0.18, f"f(x): {full} numbers,\nnested prefixes", ha="center",
+            va="bottom", fontsize=9)
+    arrow((3.32, 2.05), (3.73, 2.05))
+    # One row per prefix: first m numbers → normalise → InfoNCE.
+    rows = sorted(dims)
+    tops = np.linspace(3.7, 0.35, len(rows))
+    for i, (m, y) in enumerate(zip(rows, tops)):
+        colour = PALETTE[(len(dims) - 1 - i) % len(PALETTE)]
+        arrow((left + width + 0.05, 2.05), (6.0, y), colour=colour)
+        box(6.02, y - 0.2, 2.05, 0.4, f"first {m}, ÷‖·‖ → InfoNCE", colour="white", size=8.5)
+        arrow((8.09, y), (8.6, 2.05), colour=colour)
+    box(8.62, 1.6, 1.33, 0.9, "Σ  w$_m$ · InfoNCE$_m$\n= loss", colour="#fde9c9", size=9)
+    backward = "#b2182b"
+    ax.plot([9.28, 9.28, 2.65], [1.58, -0.12, -0.12], color=backward, lw=1.4, linestyle="--")
+    arrow((2.65, -0.12), (2.65, 1.43), colour=backward, dashed=True)
+    ax.text(5.9, -0.38, "one backward pass: every prefix's loss updates the same encoder", ha="center",
+            va="center", fontsize=9, color=backward)
+    figure.tight_layout()
+    return figure
