@@ -351,8 +351,10 @@ def similarity_heatmap(similarity, title: str = "", figsize=(4.6, 4)):
 
 def line_panels(panels: list, log_x=False, figsize=(10, 3.8)):
     """Line charts side by side, one per entry of ``panels``: dicts with ``title``, ``xlabel``,
-    ``ylabel`` and ``series`` ({label: pandas Series of y indexed by x}). A label keeps its
-    colour in every panel; each panel has its own legend."""
+    ``ylabel``, ``series`` ({label: pandas Series of y indexed by x}) and optionally ``xticks``
+    ({x: label}). A label keeps its colour in every panel; each panel has its own legend."""
+    from matplotlib.ticker import NullFormatter
+
     figure, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
     colours = {}
     for ax, panel in zip(axes[0], panels):
@@ -360,6 +362,9 @@ def line_panels(panels: list, log_x=False, figsize=(10, 3.8)):
             colour = colours.setdefault(label, PALETTE[len(colours) % len(PALETTE)])
             ax.plot(y.index, y.values, marker="o", ms=3.5, color=colour, label=label)
         ax.set_xscale("log" if log_x else "linear")
+        if "xticks" in panel:
+            ax.set_xticks(list(panel["xticks"]), list(panel["xticks"].values()))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(panel["xlabel"])
         ax.set_ylabel(panel["ylabel"])
         ax.set_title(panel["title"], fontsize=10.5)
