@@ -8,9 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from embedlab import contrastive, matryoshka, metrics, quantisation, search, sentence_encoder, storage, training, two_stage
+from embedlab import (
+    contrastive,
+    matryoshka,
+    metrics,
+    quantisation,
+    search,
+    sentence_encoder,
+    storage,
+    training,
+    two_stage,
+)
 from sentence_transformers.base.losses.merged_forward import column_merging_disabled
-from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MultipleNegativesRankingLoss
+from sentence_transformers.sentence_transformer.losses import (
+    MatryoshkaLoss,
+    MultipleNegativesRankingLoss,
+)
 from sklearn.decomposition import PCA
 
 

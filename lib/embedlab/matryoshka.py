@@ -37,7 +37,13 @@ from embedlab.metrics import mrr, recall_at_k
 from embedlab.search import Latency
 from embedlab.sentence_encoder import TrainedEncoder, WordVectorEncoder
 from embedlab.storage import storage_bytes
-from embedlab.training import as_matrix, check_temperature, gradient_step, one_thread, shuffled_batches
+from embedlab.training import (
+    as_matrix,
+    check_temperature,
+    gradient_step,
+    one_thread,
+    shuffled_batches,
+)
 
 # ----------------------------------------------------------------------------------------
 # 0. What a dimension costs
@@ -51,7 +57,7 @@ class IndexCost:
     ms_per_query: float  # exact search, one query at a time
     extrapolated: bool  # True when n is beyond the measured collection
 
-    def saved_against(self, reference: "IndexCost") -> dict:
+    def saved_against(self, reference: IndexCost) -> dict:
         """What this index saves against a larger ``reference`` index: {"storage": 1 − bytes /
         reference bytes (float32; the same fraction for every value type but binary's padding),
         "search time": 1 − ms / reference ms}, fractions in [0, 1) when it is smaller.
@@ -180,7 +186,7 @@ class ProjectionHead(torch.nn.Module):
             self.linear.bias.zero_()
 
     @classmethod
-    def from_pca(cls, fit_embeddings) -> "ProjectionHead":
+    def from_pca(cls, fit_embeddings) -> ProjectionHead:
         """A head that starts as PCA of ``fit_embeddings`` (n, d): W = the principal axes as rows,
         largest variance first, b = −W μ, so f(e) = W (e − μ) is :func:`pca_embeddings`.
 
