@@ -223,13 +223,13 @@ def test_sortable_table_sorts_every_column_in_a_browser_like_pandas(tmp_path):
 def test_architecture_diagram_writes_every_step_inside_its_box():
     """Every line of every step is drawn, inside a box (measured in pixels by the renderer), and
     no two texts overlap; a diagram without a search step to connect the store to is refused."""
-    from embedlab import figures
+    from embedlab import diagrams
     from matplotlib.patches import Rectangle
 
     offline = ["Documents\nhelp centre, Wikipedia, a folder", "Chunk\n≤ 128 MiniLM tokens, overlap", "Embed chunks\n384-d"]
     online = ["Question\nfrom a user", "Embed the question\nthe same MiniLM", "Search\ndense + BM25, fused (RRF)",
               "Re-rank\nMaxSim over token vectors", "Prompt\nthe passages that fit, numbered", "Generate\ncites [n]"]
-    figure = figures.architecture_diagram(offline, online, "Vector store\nMilvus Lite:\nchunks, vectors,\nfields")
+    figure = diagrams.architecture_diagram(offline, online, "Vector store\nMilvus Lite:\nchunks, vectors,\nfields")
     renderer = figure.canvas.get_renderer()
     ax = figure.axes[0]
     boxes = [p.get_window_extent(renderer) for p in ax.patches if isinstance(p, Rectangle) and p.get_facecolor()[:3] == (1, 1, 1)]
@@ -243,4 +243,4 @@ def test_architecture_diagram_writes_every_step_inside_its_box():
     extents = list(texts.values())
     assert not any(a.overlaps(b) for i, a in enumerate(extents) for b in extents[i + 1:])
     with pytest.raises(ValueError, match="exactly one online step starting with 'Search'"):
-        figures.architecture_diagram(offline, ["Question", "Answer"], "Vector store")
+        diagrams.architecture_diagram(offline, ["Question", "Answer"], "Vector store")

@@ -16,7 +16,7 @@ from embedlab.label_placement import leader_lines, place_labels
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
 
 
-def _darker(colour, amount: float = 0.4):
+def darker(colour, amount: float = 0.4):
     """``colour`` mixed with ``amount`` of black: a palette colour dark enough for text on white."""
     return tuple((1 - amount) * channel for channel in to_rgb(colour))
 
@@ -312,64 +312,6 @@ def similarity_heatmap(similarity, title: str = "", figsize=(4.6, 4)):
     return figure
 
 
-def architecture_diagram(offline_steps, online_steps, store: str, figsize=(7.0, 5.6)):
-    """The two halves of a retrieval system sharing one vector store: ``offline_steps`` (ingestion,
-    top to bottom on the left) write to ``store`` (in the middle), which ``online_steps`` (a query,
-    top to bottom on the right) read from at their search step, the step whose text starts with
-    "Search". Each step is a text, its first line the step's name (drawn bold), the rest details.
-    Book: Chapter 6, "The pipeline, step by step".
-    """
-    offline_steps, online_steps = list(offline_steps), list(online_steps)
-    searches = [i for i, step in enumerate(online_steps) if step.startswith("Search")]
-    if not offline_steps or len(searches) != 1:
-        raise ValueError("architecture_diagram needs offline steps and exactly one online step starting with 'Search'")
-    figure, ax = plt.subplots(figsize=figsize)
-    ax.set_xlim(0, 12)
-    ax.set_ylim(0, 10)
-    ax.axis("off")
-    lanes = {"Offline: when documents change": (0.0, 4.4, PALETTE[5]),
-             "Online: for every question": (7.6, 12.0, PALETTE[1])}
-    for title, (left, right, colour) in lanes.items():
-        ax.add_patch(plt.Rectangle((left, 0.0), right - left, 10, color=colour, alpha=0.13, lw=0))
-        ax.text((left + right) / 2, 9.6, title, ha="center", va="center", fontsize=9.5, weight="bold",
-                color=_darker(colour, 0.55))
-
-    def box(x, y, text, width, height, colour):
-        name, _, detail = text.partition("\n")
-        lines = detail.count("\n") + 1 if detail else 0
-        top = y + 0.18 * lines
-        ax.add_patch(plt.Rectangle((x - width / 2, y - height / 2), width, height, facecolor="white",
-                                   edgecolor=colour, lw=1.5, zorder=2))
-        ax.text(x, top, name, ha="center", va="center", fontsize=10, weight="bold", zorder=3)
-        if detail:
-            ax.text(x, top - 0.3, detail, ha="center", va="top", fontsize=8.5, color="0.2", zorder=3,
-                    linespacing=1.2)
-
-    def arrow(start, end, colour="0.3"):
-        ax.annotate("", xy=end, xytext=start, zorder=1,
-                    arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.4, "mutation_scale": 14,
-                                "shrinkA": 0, "shrinkB": 0})
-
-    height = 1.0
-    left_y = 8.3 - 2.0 * np.arange(len(offline_steps))
-    right_y = np.linspace(8.4, 0.9, len(online_steps))
-    for i, (y, step) in enumerate(zip(left_y, offline_steps)):
-        box(2.2, y, step, 3.9, height, PALETTE[0])
-        if i:
-            arrow((2.2, left_y[i - 1] - height / 2), (2.2, y + height / 2))
-    for i, (y, step) in enumerate(zip(right_y, online_steps)):
-        box(9.8, y, step, 3.9, height, PALETTE[4])
-        if i:
-            arrow((9.8, right_y[i - 1] - height / 2), (9.8, y + height / 2))
-    store_y = right_y[searches[0]]
-    box(6.0, store_y, store, 2.5, 1.0 + 0.42 * store.count("\n"), PALETTE[2])
-    arrow((4.15, left_y[-1]), (4.75, store_y - 0.3), PALETTE[0])
-    ax.text(4.45, left_y[-1] - 0.1, "write", fontsize=8.5, color="0.25", ha="left", va="top")
-    arrow((7.25, store_y), (7.85, store_y), PALETTE[4])
-    ax.text(7.55, store_y + 0.15, "read", fontsize=8.5, color="0.25", ha="center", va="bottom")
-    figure.tight_layout(pad=0.1)
-    return figure
-
 
 def _text_width(text: str, font_size: float) -> float:
     """Width of ``text`` in pixels at ``font_size`` pixels, measured with matplotlib's DejaVu Sans
@@ -383,7 +325,7 @@ def _text_width(text: str, font_size: float) -> float:
 def _map_style(n_colours: int) -> str:
     """CSS of :func:`embedding_map_svg`: a class per palette colour for dots (``c0``...) and
     words (``t0``..., darker), ``u`` for unlabelled dots; a dot under the pointer gets a black ring."""
-    hexes = ["#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in _darker(p))) for p in PALETTE[:n_colours]]
+    hexes = ["#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in darker(p))) for p in PALETTE[:n_colours]]
     return (".embedding-map circle{stroke:#fff;stroke-width:.6}.embedding-map circle:hover{stroke:#000;stroke-width:2}"
             ".embedding-map .u{fill-opacity:.55}"
             ".embedding-map text[class]{text-anchor:middle;dominant-baseline:central;pointer-events:none}"
@@ -450,3 +392,28 @@ def embedding_map_svg(panels: dict, words, groups, labelled=None, description: s
             parts.append(f"<text x='{x:.1f}' y='{y:.1f}' class='t{number[groups[i]]}'>{escape(words[i])}</text>")
     parts.append("</svg></div></div>")
     return "".join(parts)
+
+
+def line_panels(panels: list, log_x=False, figsize=(10, 3.8)):
+    """Line charts side by side, one per entry of ``panels``: dicts with ``title``, ``xlabel``,
+    ``ylabel``, ``series`` ({label: pandas Series of y indexed by x}) and optionally ``xticks``
+    ({x: label}). A label keeps its colour in every panel; each panel has its own legend."""
+    from matplotlib.ticker import NullFormatter
+
+    figure, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
+    colours = {}
+    for ax, panel in zip(axes[0], panels):
+        for label, y in panel["series"].items():
+            colour = colours.setdefault(label, PALETTE[len(colours) % len(PALETTE)])
+            ax.plot(y.index, y.values, marker="o", ms=3.5, color=colour, label=label)
+        ax.set_xscale("log" if log_x else "linear")
+        if "xticks" in panel:
+            ax.set_xticks(list(panel["xticks"]), list(panel["xticks"].values()))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(panel["xlabel"])
+        ax.set_ylabel(panel["ylabel"])
+        ax.set_title(panel["title"], fontsize=10.5)
+        ax.legend(fontsize=8.5, frameon=False)
+        ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure

@@ -10,7 +10,10 @@ The pieces, in the order the chapter builds them:
    ``MultipleNegativesRankingLoss``;
 2. a projection head on frozen all-MiniLM-L6-v2 embeddings, trained with or without the
    Matryoshka loss, and quality at every prefix (:class:`ProjectionHead`, :func:`train_head`,
-   :func:`apply_head`, :func:`prefix_report`, :func:`pca_embeddings`, :func:`leads_up_to`).
+   :func:`apply_head`, :func:`prefix_report`, :func:`pca_embeddings`, :func:`leads_up_to`,
+   :func:`quality_kept`);
+3. Chapter 4's whole encoder trained end to end with the Matryoshka loss or with plain InfoNCE
+   (:func:`train_encoder`), cached on disk.
 
 What a dimension costs is in :mod:`embedlab.storage` and :mod:`embedlab.search`, quantisation
 in :mod:`embedlab.quantisation`, and searching with a prefix first in :mod:`embedlab.two_stage`.
@@ -18,6 +21,8 @@ in :mod:`embedlab.quantisation`, and searching with a prefix first in :mod:`embe
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -25,12 +30,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embedlab import progress
+from embedlab import cache, progress
 from embedlab.contrastive import info_nce, rank
+from embedlab.inverse_cloze import ICTPair
 from embedlab.metrics import mrr, recall_at_k
 from embedlab.search import Latency
+from embedlab.sentence_encoder import TrainedEncoder, WordVectorEncoder
 from embedlab.storage import storage_bytes
-from embedlab.training import as_matrix, check_temperature, gradient_step, one_thread, shuffled_batches
+from embedlab.training import (
+    as_matrix,
+    check_temperature,
+    gradient_step,
+    one_thread,
+    shuffled_batches,
+)
 
 # ----------------------------------------------------------------------------------------
 # 0. What a dimension costs
@@ -43,6 +56,18 @@ class IndexCost:
     bytes_by_type: dict  # value type -> bytes of the whole index
     ms_per_query: float  # exact search, one query at a time
     extrapolated: bool  # True when n is beyond the measured collection
+
+    def saved_against(self, reference: IndexCost) -> dict:
+        """What this index saves against a larger ``reference`` index: {"storage": 1 − bytes /
+        reference bytes (float32; the same fraction for every value type but binary's padding),
+        "search time": 1 − ms / reference ms}, fractions in [0, 1) when it is smaller.
+        Book: Chapter 5, "What a prefix saves, and what it keeps".
+
+        >>> IndexCost({"float32": 256}, 1.0, False).saved_against(IndexCost({"float32": 1024}, 4.0, False))
+        {'storage': 0.75, 'search time': 0.75}
+        """
+        return {"storage": 1 - self.bytes_by_type["float32"] / reference.bytes_by_type["float32"],
+                "search time": 1 - self.ms_per_query / reference.ms_per_query}
 
 
 def index_cost(n_vectors: int, dim: int, latency: Latency,
@@ -161,7 +186,7 @@ class ProjectionHead(torch.nn.Module):
             self.linear.bias.zero_()
 
     @classmethod
-    def from_pca(cls, fit_embeddings) -> "ProjectionHead":
+    def from_pca(cls, fit_embeddings) -> ProjectionHead:
         """A head that starts as PCA of ``fit_embeddings`` (n, d): W = the principal axes as rows,
         largest variance first, b = −W μ, so f(e) = W (e − μ) is :func:`pca_embeddings`.
 
@@ -280,6 +305,34 @@ def prefix_report(query_embeddings, doc_embeddings, relevant, dims, k: int = 10)
     return pd.DataFrame(rows).set_index("dim")
 
 
+def quality_kept(quality: pd.Series) -> pd.Series:
+    """Each prefix's quality as a fraction of the full vector's: quality[m] / quality[D], with
+    D the longest prefix in the index of ``quality`` (a column of :func:`prefix_report`).
+    Book: Chapter 5, "Train it".
+
+    >>> quality_kept(pd.Series([0.2, 0.4], index=[8, 16])).tolist()
+    [0.5, 1.0]
+    """
+    full = quality[quality.index.max()]
+    if not full > 0:
+        raise ValueError(f"the full vector's quality must be positive to compare prefixes with it, got {full}")
+    return quality / full
+
+
+def paired_mrr_difference(rankings_a, rankings_b, relevant) -> tuple[float, float]:
+    """MRR(a) − MRR(b) over the same queries, and its standard error: with r_i the reciprocal
+    rank of query i (:func:`embedlab.metrics.mrr` of one query), the mean of r_i(a) − r_i(b) and
+    sd(r(a) − r(b)) / √n. Pairing by query removes how hard each query is, so the error is
+    smaller than the two MRRs' own (:func:`embedlab.contrastive.mrr_standard_error`) when the
+    two models find the same queries easy. Book: Chapter 5, "Training the whole encoder".
+    """
+    if not len(rankings_a) == len(rankings_b) == len(relevant) >= 2:
+        raise ValueError(f"need the same queries, at least 2, for both: {len(rankings_a)} and {len(rankings_b)} "
+                         f"rankings for {len(relevant)} queries")
+    differences = np.array([mrr([a], [rel]) - mrr([b], [rel]) for a, b, rel in zip(rankings_a, rankings_b, relevant)])
+    return float(differences.mean()), float(differences.std(ddof=1) / np.sqrt(len(differences)))
+
+
 def leads_up_to(better, worse, margin: float) -> int:
     """The longest prefix up to which ``better`` beats ``worse`` by more than ``margin`` at
     every prefix length: the largest m such that better[m'] − worse[m'] > margin for all m' ≤ m
@@ -301,3 +354,84 @@ def leads_up_to(better, worse, margin: float) -> int:
             break
         lead = int(dim)
     return lead
+
+
+# ----------------------------------------------------------------------------------------
+# 3. The whole encoder trained with the Matryoshka loss
+
+
+def padded(token_ids) -> torch.Tensor:
+    """A batch of token-id arrays as one (B, L) tensor, 0 after each text's end (L ≥ 1), as
+    :class:`~embedlab.sentence_encoder.WordVectorEncoder` reads it (PyTorch's ``pad_sequence``)."""
+    batch = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(ids) for ids in token_ids], batch_first=True)
+    return torch.nn.functional.pad(batch, (0, max(0, 1 - batch.shape[1])))  # (B, L)
+
+
+def train_encoder(encoder: WordVectorEncoder, pairs, dims=None, *, weights=None, epochs: int = 10,
+                  batch_size: int = 64, temperature: float = 0.05, learning_rate: float = 3e-4,
+                  seed: int = 0, cache_on_disk: bool = False, progress_bar: bool = True) -> TrainedEncoder:
+    """Train a copy of Chapter 4's whole encoder end to end, with the Matryoshka loss over the
+    prefix lengths ``dims`` (:func:`matryoshka_loss`, ``weights`` as there) or, with
+    ``dims=None``, with plain InfoNCE on the full vector.
+
+    Everything else is :func:`embedlab.sentence_encoder.train_encoder` with in-batch negatives:
+    the same shuffled batches of ``batch_size`` (query, positive) pairs (:class:`ICTPair` or
+    tuples) each epoch, Adam at ``learning_rate``, PyTorch on one thread; with ``dims=None`` the
+    result is that function's, bit for bit. So two runs from the same ``seed`` differ only by the
+    loss: Σ_m w_m · InfoNCE(q[:m]/‖q[:m]‖, k[:m]/‖k[:m]‖) against InfoNCE(q/‖q‖, k/‖k‖)
+    (Kusupati et al. 2022). ``encoder`` itself is left untrained.
+
+    ``cache_on_disk=True`` keeps the trained weights, the losses and the training time with
+    :mod:`embedlab.cache`, under a recipe holding the encoder's starting weights and
+    vocabulary, the pairs and every argument above, and PyTorch's version; a second call loads
+    them. Book: Chapter 5, "Training the whole encoder".
+    """
+    pairs = [(p.query, p.passage) if isinstance(p, ICTPair) else tuple(p) for p in pairs]
+    if len(pairs) < 2 or batch_size < 2:
+        raise ValueError(f"need at least 2 pairs and batch_size >= 2, got {len(pairs)} pairs, batch_size={batch_size}")
+    if dims is not None:
+        dims = [check_prefix_dim(dim, encoder.dim) for dim in dims]
+        if not dims or (weights is not None and len(weights) != len(dims)):
+            raise ValueError(f"give at least one prefix length and one weight per prefix length, got dims={dims}, "
+                             f"weights={weights}")
+    elif weights is not None:
+        raise ValueError("weights need dims: give the prefix lengths they weigh")
+    arguments = dict(dims=dims, weights=weights, epochs=epochs, batch_size=batch_size, temperature=temperature,
+                     learning_rate=learning_rate, seed=seed)
+    if not cache_on_disk:
+        return _train(encoder, pairs, progress_bar=progress_bar, **arguments)
+    start = {name: tensor.numpy() for name, tensor in encoder.state_dict().items()}
+    key = ("matryoshka.train_encoder", cache.checksum(start), sorted(encoder.vocabulary.items()),
+           hashlib.sha256(repr(pairs).encode()).hexdigest(), sorted(arguments.items()), torch.__version__)
+
+    def compute():
+        run = _train(encoder, pairs, progress_bar=progress_bar, **arguments)
+        return {**{f"weight:{name}": tensor.numpy() for name, tensor in run.encoder.state_dict().items()},
+                "losses": np.array(run.losses), "seconds": np.array(run.seconds)}
+
+    saved = cache.cached_arrays("matryoshka-encoder", key, compute)
+    trained = copy.deepcopy(encoder)
+    trained.load_state_dict({name[len("weight:"):]: torch.from_numpy(array.copy())
+                             for name, array in saved.items() if name.startswith("weight:")})
+    return TrainedEncoder(trained, saved["losses"].tolist(), float(saved["seconds"]))
+
+
+def _train(encoder, pairs, *, dims, weights, epochs, batch_size, temperature, learning_rate, seed,
+           progress_bar) -> TrainedEncoder:
+    """:func:`train_encoder`'s loop, without the cache."""
+    check_temperature(temperature)
+    encoder = copy.deepcopy(encoder)
+    query_ids = encoder.token_ids([query for query, _ in pairs])
+    positive_ids = encoder.token_ids([positive for _, positive in pairs])
+    optimizer = torch.optim.Adam([p for p in encoder.parameters() if p.requires_grad], lr=learning_rate)
+    batches = list(shuffled_batches(len(pairs), batch_size, epochs, np.random.default_rng(seed)))
+    losses = []
+    started = time.perf_counter()
+    with one_thread(), progress.bar(description="training the encoder", unit=" batches", total=len(batches),
+                                     enabled=progress_bar) as bar:
+        for batch in batches:
+            q = encoder(padded([query_ids[i] for i in batch]))  # (B, d)
+            k = encoder(padded([positive_ids[i] for i in batch]))  # (B, d)
+            loss = info_nce(q, k, temperature) if dims is None else matryoshka_loss(q, k, dims, weights, temperature)
+            gradient_step(optimizer, loss, losses, bar)
+    return TrainedEncoder(encoder, losses, time.perf_counter() - started)
