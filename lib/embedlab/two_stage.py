@@ -163,7 +163,7 @@ class PrefixGraphIndex:
     """Adaptive retrieval with a graph index: approximate search over the Matryoshka prefixes,
     exact rescoring with the full vectors (Kusupati et al. 2022, "adaptive retrieval").
 
-    Stage 1 is an HNSW graph (Malkov & Yashunin 2018), FAISS's ``IndexHNSWFlat`` with inner
+    Stage 1 is an HNSW graph (Malkov & Yashunin 2020), FAISS's ``IndexHNSWFlat`` with inner
     product, over the unit-length prefixes x[:m] / ‖x[:m]‖: it returns an approximate
     shortlist of the ``shortlist_size`` best prefix cosines, walking the graph with a queue
     of ``ef_search`` candidates (at least the shortlist size). Stage 2 computes the exact full
