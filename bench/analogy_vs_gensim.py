@@ -5,7 +5,9 @@ Both answer every question of questions-words.txt with 3CosAdd, searching the fi
 float32 matrix product of all in-vocabulary question vectors with the unit vectors of those
 words, the floor for exact search (every question scored against every word); then whether
 both found the same correct answers, section by section. gensim runs with whichever BLAS
-thread setting is faster for it on this machine (see fastest_gensim_threads).
+thread setting is faster for it on this machine (see fastest_gensim_threads); the line
+``SANITY`` compares its time per question with the bare matrix-vector product it is built on
+(one question against the searched words), which it should be within 1.5× of.
 
     python bench/analogy_vs_gensim.py                          # 300,000 words: gensim takes minutes
     python bench/analogy_vs_gensim.py --restrict-vocab 30000   # a quick check
@@ -29,8 +31,8 @@ def seconds(run) -> tuple[float, object]:
 
 def matmul_floor(glove, path, restrict_vocab: int) -> float:
     """Seconds for the product (questions × d) @ (d × words) in float32, with BLAS's own threads,
-    in batches that hold as many scores as evaluate_analogies holds (all at once would need
-    23 GB at 300,000 words)."""
+    in batches of 256 MB of scores (all at once would need 23 GB at 300,000 words): the one
+    matrix product exact search cannot avoid, with nothing else."""
     rows = vectors.first_rows(word.upper() for word in glove.words[:restrict_vocab])
     questions = [q for _, section in analogy.read_analogies(path) for q in section]
     question_rows = np.array([[rows[w.upper()] for w in q] for q in questions if all(w.upper() in rows for w in q)])
@@ -38,7 +40,7 @@ def matmul_floor(glove, path, restrict_vocab: int) -> float:
     queries = unit[question_rows[:, 1]] - unit[question_rows[:, 0]] + unit[question_rows[:, 2]]
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     vocabulary = np.ascontiguousarray(unit.T)
-    batch_size = max(1, analogy.SCORES_PER_THREAD * analogy.THREADS // len(unit))  # the same memory as ours
+    batch_size = max(1, 2**26 // len(unit))  # 256 MB of scores per batch
     scores = np.ones((batch_size, len(unit)), dtype=np.float32)  # written once, so no page faults are timed
 
     def product():
@@ -66,6 +68,20 @@ def fastest_gensim_threads(keyed_vectors, path, restrict_vocab: int):
             with threadpool_limits(threads):
                 times[threads] = seconds(lambda: keyed_vectors.evaluate_word_analogies(str(sample), restrict_vocab))[0]
     return min(times, key=times.get), times
+
+
+def gensim_sanity(keyed_vectors, glove, path, restrict_vocab: int, threads) -> tuple[float, float]:
+    """Milliseconds per question of gensim's most_similar (what evaluate_word_analogies calls)
+    and of the bare product it rests on, unit vectors (words × d) @ query, on 200 questions."""
+    rows = vectors.first_rows(word.upper() for word in glove.words[:restrict_vocab])
+    questions = [q for _, section in analogy.read_analogies(path) for q in section[::50]]
+    questions = [[glove.words[rows[w.upper()]] for w in q] for q in questions if all(w.upper() in rows for w in q)][:200]
+    unit = np.ascontiguousarray(glove.unit_vectors[:restrict_vocab])
+    with threadpool_limits(threads):
+        gensim_s = seconds(lambda: [keyed_vectors.most_similar(positive=[q[1], q[2]], negative=[q[0]], topn=5,
+                                                               restrict_vocab=restrict_vocab) for q in questions])[0]
+        gemv_s = seconds(lambda: [unit @ unit[glove.index(q[0])] for q in questions])[0]
+    return gensim_s * 1e3 / len(questions), gemv_s * 1e3 / len(questions)
 
 
 def same_answers(ours, gensim_sections) -> bool:
@@ -104,6 +120,7 @@ def main():
         gensim_s, (_, gensim_sections) = seconds(
             lambda: keyed_vectors.evaluate_word_analogies(str(path), restrict_vocab))
     identical = same_answers(ours, gensim_sections)
+    gensim_per_question_ms, gemv_ms = gensim_sanity(keyed_vectors, glove, path, restrict_vocab, threads)
 
     answered = len(ours.total.correct) + len(ours.total.incorrect)
     print(f"{answered:,} of {ours.n_questions:,} questions in the first {restrict_vocab:,} words; "
@@ -114,9 +131,11 @@ def main():
     print(f"embedlab evaluate_analogies:    {ours_s:8.2f} s (best of 2)")
     print(f"float32 matrix product floor:   {floor_s:8.2f} s (best of 2)")
     print(f"same correct and incorrect questions in all {len(gensim_sections)} sections (with the total): {identical}")
+    print(f"SANITY gensim_ms_per_question={gensim_per_question_ms:.2f} bare_gemv_ms={gemv_ms:.2f} "
+          f"ratio={gensim_per_question_ms / gemv_ms:.2f} (goal <= 1.5)")
     print(f"RESULT restrict_vocab={restrict_vocab} gensim_s={gensim_s:.2f} ours_s={ours_s:.2f} "
           f"matmul_floor_s={floor_s:.2f} speedup={gensim_s / ours_s:.1f} floor_ratio={ours_s / floor_s:.2f} "
-          f"identical={identical}")
+          f"identical={identical} gensim_vs_gemv={gensim_per_question_ms / gemv_ms:.2f}")
 
 
 if __name__ == "__main__":

@@ -24,11 +24,14 @@ also searched, for recall only.
 The engines: exact search is plain NumPy, one matrix product for the batch and a top-k
 selection (``search.exact_search``); two-stage search is ``two_stage.TwoStageIndex``,
 built once (the contiguous unit-length prefixes beside the full vectors), see its docstring
-for how and why; FAISS ``IndexFlatIP`` is the peer for exact search. FAISS is not used inside
-two-stage search because it did not help here: ``IndexFlatIP`` over the 48-d prefixes with
-k = 500 took 2.4 ms per query in batches of 100, against about 0.6 ms for NumPy (the product and
-the selection), and ``faiss.fvec_inner_products_by_idx`` rescored the shortlist about as fast
-as NumPy. Every engine runs on one thread (BLAS through threadpoolctl, FAISS through OpenMP).
+for how and why; FAISS ``IndexFlatIP`` is the peer for exact search. FAISS runs as its
+maintainers recommend for one thread (``two_stage.one_thread_faiss``): one OpenMP thread and
+``faiss.cvar.distance_compute_blas_threshold = 800``, so that a batch of queries is one BLAS
+product (faiss-cpu 1.15 ships 128,000, tuned for many threads: with it a batch of 100 384-d
+queries takes the one-query-at-a-time path and is about 10 times slower); the line ``SANITY``
+checks that FAISS flat is then within 1.5× of the bare matrix product. Every engine runs on one
+thread (BLAS through threadpoolctl, FAISS through OpenMP). The approximate peer, an HNSW
+graph, is ``bench/matryoshka_hnsw.py``.
 Timings are the best of a few runs; exact and two-stage batches are timed in alternation, for
 batches of 1, 10, 25 and ``--batch-size`` queries: the larger the batch, the closer exact search
 gets to the processor's peak and the smaller the speed-up. For the record, a stronger exact
@@ -123,7 +126,7 @@ def main() -> None:
     print(f"{args.n:,} SYNTHETIC vectors × {index.shape[1]} dims (real head outputs + N(0, {args.noise}² Σ)), "
           f"{args.queries} queries, k = {k}, one thread")
 
-    faiss.omp_set_num_threads(1)
+    restore_faiss = two_stage.one_thread_faiss()
     flat = faiss.IndexFlatIP(index.shape[1])
     flat.add(index)
 
@@ -146,8 +149,14 @@ def main() -> None:
     with threadpool_limits(limits=1):
         exact_ids = np.vstack([exact(queries[i : i + args.batch_size])[0]
                                for i in range(0, args.queries, args.batch_size)])
-        faiss_ids = faiss_search(queries[:300])[1]  # FAISS is slow in batches on one thread: 300 queries
-        print(f"FAISS IndexFlatIP agrees with exact search on {recall(faiss_ids, exact_ids[:300]):.4f} of the top {k}")
+        faiss_ids = np.vstack([faiss_search(queries[i : i + args.batch_size])[1]
+                               for i in range(0, args.queries, args.batch_size)])
+        print(f"FAISS IndexFlatIP agrees with exact search on {recall(faiss_ids, exact_ids):.4f} of the top {k}")
+        faiss_sanity_ms = best_ms_per_query(faiss_search, queries[:300], args.batch_size)
+        gemm_ms = best_ms_per_query(lambda q: q @ index.T, queries[:300], args.batch_size)
+        print(f"SANITY faiss_flat_batch_ms={faiss_sanity_ms:.3f} bare_gemm_batch_ms={gemm_ms:.3f} "
+              f"ratio={faiss_sanity_ms / gemm_ms:.2f} (goal <= 1.5; BLAS threshold "
+              f"{faiss.cvar.distance_compute_blas_threshold}, {faiss.omp_get_max_threads()} OpenMP thread)")
     sweep = two_stage.two_stage_report(queries, index, SWEEP_DIMS, SWEEP_SHORTLISTS, k, args.batch_size, repeats=1)
     print(f"\nrecall@{k} against exact search, and ms per query in batches of {args.batch_size} "
           f"(exact: {sweep['exact ms per query'].min():.2f})")
@@ -172,7 +181,7 @@ def main() -> None:
                                                                                repeats=1))
             by_batch[batch_size] = exact_batch_ms, two_stage_batch_ms
         exact_batch_ms, two_stage_batch_ms = by_batch[args.batch_size]
-        faiss_batch_ms = best_ms_per_query(faiss_search, queries[:300], args.batch_size, repeats=1)
+        faiss_batch_ms = best_ms_per_query(faiss_search, queries, args.batch_size)
         bar_ids = np.vstack([exact_with_bar(queries[i : i + args.batch_size])[0]
                              for i in range(0, args.queries, args.batch_size)])
         exact_bar_ms, two_stage_again_ms = np.inf, np.inf  # alternating again, the two of them
@@ -181,6 +190,7 @@ def main() -> None:
             two_stage_again_ms = min(two_stage_again_ms, best_ms_per_query(prefix_first, queries, args.batch_size,
                                                                            repeats=1))
 
+    restore_faiss()
     print("\nspeed-up of two-stage over exact search by batch size (ms per query, best of 3 alternating passes)")
     print(f"{'batch':>6} {'exact':>8} {'two-stage':>10} {'speed-up':>9}")
     for batch_size, (exact_b, two_stage_b) in {1: (exact_ms, two_stage_ms), **by_batch}.items():
@@ -205,7 +215,8 @@ def main() -> None:
           f"two_stage_batch_ms={two_stage_batch_ms:.3f} faiss_batch_ms={faiss_batch_ms:.3f} "
           f"batch_speedup={exact_batch_ms / two_stage_batch_ms:.2f} {speedups} recall10={recall10:.4f} "
           f"recall10_real_queries={recall10_real:.4f} exact_bar_batch_ms={exact_bar_ms:.3f} "
-          f"batch_speedup_vs_exact_bar={exact_bar_ms / two_stage_again_ms:.2f} batch={args.batch_size} threads=1 index_build_s={build_s:.2f}")
+          f"batch_speedup_vs_exact_bar={exact_bar_ms / two_stage_again_ms:.2f} batch={args.batch_size} threads=1 "
+          f"index_build_s={build_s:.2f} faiss_flat_vs_gemm={faiss_sanity_ms / gemm_ms:.2f}")
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,10 @@ Each trainer runs ``--repeats`` times, alternating, and the fastest run of each 
 (timings on a shared 2-core machine vary by ±20% from run to run); quality is the mean
 over the runs, each with its own seed.
 
+gensim runs as its documentation recommends: its compiled (Cython) training routines, checked
+on the line ``SANITY`` (``FAST_VERSION`` >= 0; without them gensim is many times slower), and
+as many worker threads as ours.
+
     python bench/word2vec_vs_gensim.py [--workers 2] [--epochs 5] [--repeats 3]
 """
 
@@ -18,7 +22,7 @@ import time
 import numpy as np
 from embedlab import analogy, data, word2vec, word_similarity
 from embedlab.vectors import WordVectors
-from gensim.models import Word2Vec
+from gensim.models import Word2Vec, word2vec_inner
 
 
 def quality(vectors):
@@ -37,6 +41,8 @@ def main():
     sentences = word2vec.sentences_of(data.wikipedia_sample())
     n_words = sum(len(s) for s in sentences)
     options = dict(dim=100, window=5, negative=5, min_count=5, epochs=args.epochs, sample=1e-3, workers=args.workers)
+    print(f"SANITY gensim_fast_version={word2vec_inner.FAST_VERSION} (>= 0: compiled routines) "
+          f"gensim_workers={args.workers}")
     print(f"corpus: {len(sentences):,} sentences, {n_words:,} words; {options}")
 
     # Compile the kernels once (cached on disk afterwards) so that compilation is not timed.

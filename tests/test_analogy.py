@@ -441,3 +441,15 @@ def test_benchmark_table_holds_gensims_scores_for_each_model(glove_small):
     assert table.loc["GloVe", "all"] > 0.3 > table.loc["shuffled", "all"]  # the negative control
     cosmul = analogy.benchmark_table({"GloVe": glove_small}, path, pair_sets, method="3cosmul", restrict_vocab=10_000)
     assert cosmul.loc["GloVe", "all"] == analogy.evaluate_analogies(glove_small, path, 10_000, "3cosmul").accuracy
+
+
+@pytest.mark.parametrize("tile_questions, tile_words", [(7, 5), (64, 333)])
+def test_tiled_search_gives_gensims_answers_across_tile_edges(glove_small, monkeypatch, tile_questions, tile_words):
+    """The scores are reduced one small tile at a time: with tiles of a few words, the best
+    and runner-up of a question fall in different tiles, the inputs a, b, c sit on tile edges,
+    and the last tile is short; every answer must still be gensim's."""
+    monkeypatch.setattr(analogy, "_TILE_QUESTIONS", tile_questions)
+    monkeypatch.setattr(analogy, "_TILE_WORDS", tile_words)
+    path = data.google_analogies_path()
+    ours = analogy.evaluate_analogies(glove_small, path, restrict_vocab=2_000)
+    assert_same_as_gensim(ours, gensim_analogies(glove_small, path, 2_000)[1])

@@ -36,12 +36,11 @@ COSMUL_EPSILON = 0.001
 
 METHODS = ("3cosadd", "3cosmul")
 
-# Threads answering analogy questions: one per core, up to 8 (each holds its own scores).
+# Threads answering analogy questions: one per core, up to 8 (each holds its own tile of scores).
 THREADS = min(8, os.cpu_count() or 1)
-# Scores each thread holds at once: 2²⁵ float32 numbers are 128 MB.
-SCORES_PER_THREAD = 2**25
-# Columns per block when finding the best and second-best score of each row (see _top_two).
-_BLOCK = 2048
+# A tile of scores, questions × words: 256 × 2048 float32 numbers are 2 MB, a core's L2 cache.
+_TILE_QUESTIONS = 256
+_TILE_WORDS = 2048
 # gensim asks most_similar for the 5 best words and keeps the first that is not an input word.
 _GENSIM_CANDIDATES = 5
 
@@ -392,24 +391,25 @@ def _answer(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.ndarra
     ``vectors`` other than a, b and c (-1 if there is none). ``first_row[row]`` is the row of the
     first spelling of that row's word; the question rows are first spellings.
 
-    Each batch of questions is one float32 matrix product with the unit vectors, then one scan
-    of the scores for the best two words; one thread per core works through the batches. That
-    product sums in another order than gensim's matrix-vector product, so the last digits of a
-    score can differ; where the best two words are closer than that could matter (or the best is
-    another spelling of an input word), the question is answered again exactly as gensim does.
+    The scores are cosines, a float32 matrix product of the questions with the unit vectors,
+    computed one tile at a time (:data:`_TILE_QUESTIONS` questions × :data:`_TILE_WORDS`
+    words, 2 MB) and reduced while the tile is still in the core's cache, so no score goes to
+    memory: one pass finds each question's best score in the tile, and only the few questions
+    whose tile best beats their runner-up so far look at the tile again (for its best two).
+    One thread per core works through the batches of questions. The product sums in another
+    order than gensim's matrix-vector product, so the last digits of a score can differ; where
+    the best two words are closer than that could matter (or the best is another spelling of
+    an input word), the question is answered again exactly as gensim does.
     """
     # Row-major, as gensim stores vectors: the row norms are then the same sums, bit for bit
     # (GloVe arrives column-major, and numpy sums a strided row in another order).
     vectors = np.ascontiguousarray(vectors)
     norms = np.linalg.norm(vectors, axis=1)
-    unit = vectors / norms[:, None]
+    unit = vectors / norms[:, None]  # (words, d), row-major: unit[start:stop].T is a BLAS operand
     queries = _offset_queries(unit, question_rows)  # (questions, d)
-    padded_size = -(-len(vectors) // _BLOCK) * _BLOCK  # whole blocks, for _top_two
-    vocabulary = np.zeros((vectors.shape[1], padded_size), dtype=np.float32)  # (d, words), contiguous for the product
-    vocabulary[:, : len(vectors)] = unit.T
-    # Batches as large as a thread's scores allow, but small enough that every thread gets some.
-    batch_size = max(1, min(SCORES_PER_THREAD // padded_size, -(-len(question_rows) // THREADS)))
-    batches = [slice(start, start + batch_size) for start in range(0, len(question_rows), batch_size)]
+    n_words = len(unit)
+    tile_starts = np.append(np.arange(0, n_words, _TILE_WORDS), n_words)  # the tiles' edges
+    n_tiles = len(tile_starts) - 1
     answers = np.empty(len(question_rows), dtype=np.int64)
     near_tie = np.zeros(len(question_rows), dtype=bool)
     # Our score and gensim's are each off by at most d · 2⁻²⁴ in d dimensions, whatever the order
@@ -417,19 +417,48 @@ def _answer(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.ndarra
     # together are ranked alike by both.
     closer_than = 4 * vectors.shape[1] * 2.0**-24
 
-    def answer_batches(share):
-        scores = np.empty((batch_size, padded_size), dtype=np.float32)  # reused by every batch
-        for batch in share:
-            batch_scores = scores[: len(queries[batch])]
-            np.matmul(queries[batch], vocabulary, out=batch_scores)  # (batch, words): cosines
-            batch_scores[:, len(vectors) :] = -np.inf  # the padding is never an answer
-            within_batch = np.arange(len(batch_scores))[:, None]
-            batch_scores[within_batch, question_rows[batch, :3]] = -np.inf  # nor are a, b and c
-            answers[batch], best, runner_up = _top_two(batch_scores)
-            near_tie[batch] = ~(best - runner_up >= closer_than)  # NaN too: no word was left to choose
+    def answer_batch(batch: slice, tile: np.ndarray):
+        batch_queries = queries[batch]
+        size = len(batch_queries)
+        best = np.full(size, -np.inf, dtype=np.float32)
+        runner_up = np.full(size, -np.inf, dtype=np.float32)
+        best_row = np.zeros(size, dtype=np.int64)
+        # (question, input row) pairs sorted by row, so each tile's inputs are one slice
+        input_rows = question_rows[batch, :3].ravel()
+        by_row = np.argsort(input_rows, kind="stable")
+        input_rows, input_questions = input_rows[by_row], by_row // 3
+        input_edges = np.searchsorted(input_rows, tile_starts)
+        for t in range(n_tiles):
+            start, stop = tile_starts[t], tile_starts[t + 1]
+            scores = tile[:size, : stop - start]
+            np.matmul(batch_queries, unit[start:stop].T, out=scores)  # (batch, tile words): cosines
+            inputs = slice(input_edges[t], input_edges[t + 1])
+            scores[input_questions[inputs], input_rows[inputs] - start] = -np.inf  # a, b and c are no answers
+            tile_best = scores.max(axis=1)
+            changed = np.flatnonzero(tile_best > runner_up)  # NaN never is: such a question stays a near tie
+            if len(changed) == 0:
+                continue
+            rows = scores[changed]  # (changed, tile words): a copy of the rows that change
+            column = rows.argmax(axis=1)
+            top = rows[np.arange(len(changed)), column]
+            rows[np.arange(len(changed)), column] = -np.inf
+            second = rows.max(axis=1)
+            is_new_best = top > best[changed]
+            runner_up[changed] = np.where(is_new_best, np.maximum(best[changed], second),
+                                          np.maximum(runner_up[changed], top))
+            best_row[changed] = np.where(is_new_best, start + column, best_row[changed])
+            best[changed] = np.maximum(best[changed], top)
+        answers[batch] = best_row
+        near_tie[batch] = ~(best - runner_up >= closer_than)  # NaN too: no word was left to choose
 
+    def answer_batches(share):
+        tile = np.empty((_TILE_QUESTIONS, _TILE_WORDS), dtype=np.float32)  # reused by every tile
+        for batch in share:
+            answer_batch(batch, tile)
+
+    batches = [slice(start, start + _TILE_QUESTIONS) for start in range(0, len(question_rows), _TILE_QUESTIONS)]
     # Each thread takes every THREADS-th batch and multiplies on one core (BLAS held to one
-    # thread): while one thread scans its scores, which is memory-bound, another multiplies.
+    # thread): the tiles stay in that core's cache.
     with threadpool_limits(1), ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(answer_batches, [batches[i::THREADS] for i in range(THREADS)]))
 
@@ -437,25 +466,6 @@ def _answer(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.ndarra
     for i in np.flatnonzero(near_tie | is_input):
         answers[i] = _answer_like_gensim(vectors, norms, queries[i], question_rows[i], first_row)
     return answers
-
-
-def _top_two(scores: np.ndarray):
-    """Best column, best score and second-best score of each row of ``scores``, reading it once.
-
-    The rows are cut into blocks of :data:`_BLOCK` columns. The second best is either the
-    runner-up inside the block holding the best, or the best of another block.
-    """
-    rows = np.arange(len(scores))
-    blocks = scores.reshape(len(scores), scores.shape[1] // _BLOCK, _BLOCK)  # (rows, blocks, columns): a view
-    block_best = blocks.max(axis=2)  # the one pass over every score
-    best_block = block_best.argmax(axis=1)
-    inside = blocks[rows, best_block]  # (rows, columns): a copy of the winning blocks
-    column = inside.argmax(axis=1)
-    best = inside[rows, column]
-    inside[rows, column] = -np.inf
-    block_best[rows, best_block] = -np.inf
-    runner_up = np.maximum(inside.max(axis=1), block_best.max(axis=1))
-    return best_block * _BLOCK + column, best, runner_up
 
 
 def _answer_like_gensim(vectors, norms, query, question_rows, first_row) -> int:

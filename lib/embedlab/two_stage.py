@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import time
 
+import faiss
 import numpy as np
 import pandas as pd
 
@@ -158,6 +159,71 @@ class TwoStageIndex:
         return np.take_along_axis(shortlist, positions, axis=1), scores
 
 
+class PrefixGraphIndex:
+    """Adaptive retrieval with a graph index: approximate search over the Matryoshka prefixes,
+    exact rescoring with the full vectors (Kusupati et al. 2022, "adaptive retrieval").
+
+    Stage 1 is an HNSW graph (Malkov & Yashunin 2020), FAISS's ``IndexHNSWFlat`` with inner
+    product, over the unit-length prefixes x[:m] / ‖x[:m]‖: it returns an approximate
+    shortlist of the ``shortlist_size`` best prefix cosines, walking the graph with a queue
+    of ``ef_search`` candidates (at least the shortlist size). Stage 2 computes the exact full
+    inner products q · x of the shortlist and keeps the ``k`` best. FAISS is used for the graph
+    because the book does not teach HNSW and FAISS's is the reference implementation; the
+    graph holds m of the D coordinates, so it needs about m/D of the memory of a graph over
+    the full vectors, while the full vectors are read only for s rows per query (they can
+    stay on disk, memory-mapped). ``graph_degree`` is HNSW's M (links per node) and
+    ``ef_construction`` the queue size while building; FAISS builds with as many threads as
+    OpenMP allows (one thread builds the same graph every time). Book: Chapter 5,
+    "Two-stage search with a graph index".
+
+    >>> index = PrefixGraphIndex(np.array([[1, 0, 0], [0, 0.6, 0.8], [0.6, 0, 0.8]]), shortlist_dim=2)
+    >>> index.search(np.array([0.6, 0, 0.8]), shortlist_size=2, k=1)[0].tolist()
+    [[2]]
+    """
+
+    def __init__(self, index_full, shortlist_dim: int, graph_degree: int = 32, ef_construction: int = 40):
+        self.full = np.ascontiguousarray(as_float32_matrix(index_full, "index_full"))  # (n, D)
+        self.shortlist_dim = check_prefix_dim(shortlist_dim, self.full.shape[1])
+        if graph_degree < 2 or ef_construction < 1:
+            raise ValueError(f"need graph_degree >= 2 and ef_construction >= 1, got {graph_degree}, {ef_construction}")
+        self.graph = faiss.IndexHNSWFlat(self.shortlist_dim, graph_degree, faiss.METRIC_INNER_PRODUCT)
+        self.graph.hnsw.efConstruction = ef_construction
+        self.graph.add(np.ascontiguousarray(truncate(self.full, self.shortlist_dim)))
+
+    @property
+    def graph_bytes(self) -> int:
+        """Bytes of the prefix graph (the prefixes and the links), as FAISS serialises it."""
+        return faiss.serialize_index(self.graph).nbytes
+
+    def search(self, queries, shortlist_size: int, k: int, ef_search: int | None = None):
+        """The ``k`` best rows for each query (n_q, D) among an approximate shortlist of
+        ``shortlist_size`` by prefix cosine: (indices, scores), both (n_q, k), best first; the
+        scores are the exact full inner products. ``ef_search`` (default and minimum: the
+        shortlist size) trades time for a shortlist closer to the exact one."""
+        queries = as_float32_matrix(queries, "queries")
+        n, full_dim = self.full.shape
+        if queries.shape[1] != full_dim:
+            raise ValueError(f"dimension mismatch: queries have {queries.shape[1]} dimensions, the index {full_dim}")
+        if not 1 <= k <= shortlist_size <= n:
+            raise ValueError(f"need 1 <= k <= shortlist_size <= number of indexed vectors ({n}), "
+                             f"got k={k}, shortlist_size={shortlist_size}")
+        parameters = faiss.SearchParametersHNSW(efSearch=max(ef_search or shortlist_size, shortlist_size))
+        prefixes = np.ascontiguousarray(truncate(queries, self.shortlist_dim))
+        shortlist = np.sort(self.graph.search(prefixes, shortlist_size, params=parameters)[1], axis=1)  # (n_q, s)
+        # The full inner products of the shortlist, read straight from the full vectors by row
+        # (FAISS's fvec_inner_products_by_idx: no (n_q, s, D) copy; a row -1, where the graph
+        # found fewer than s rows, scores -inf).
+        full_scores = np.empty(shortlist.shape, dtype=np.float32)
+        queries = np.ascontiguousarray(queries)
+        faiss.fvec_inner_products_by_idx(faiss.swig_ptr(full_scores), faiss.swig_ptr(queries),
+                                         faiss.swig_ptr(self.full), faiss.swig_ptr(shortlist),
+                                         full_dim, len(queries), shortlist_size)
+        positions, scores = top_k(full_scores, k)
+        indices = np.take_along_axis(shortlist, positions, axis=1)
+        indices[scores == -np.inf] = -1
+        return indices, scores
+
+
 def two_stage_search(queries, index_full, shortlist_dim: int, shortlist_size: int, k: int,
                      truncated_index=None) -> tuple[np.ndarray, np.ndarray]:
     """Matryoshka search: shortlist with the first ``shortlist_dim`` coordinates, rescore with all.
@@ -267,3 +333,107 @@ def speedup_by_batch_size(queries, index, dim: int, shortlist_size: int, batch_s
     rows = [two_stage_report(queries, index, [dim], [shortlist_size], k, batch_size=size, repeats=repeats)
             .reset_index(drop=True).assign(**{"batch size": size}) for size in batch_sizes]
     return pd.concat(rows).set_index("batch size")
+
+
+#: FAISS's flat search switches to a BLAS matrix product when (queries × dimensions) reaches
+#: ``faiss.cvar.distance_compute_blas_threshold``; faiss-cpu 1.15 ships 128,000 (tuned for many
+#: threads, facebookresearch/faiss#5022), so one thread searching batches of 100 384-d queries
+#: takes the slow path. 800 is the crossover FAISS's maintainers measured on one thread
+#: (facebookresearch/faiss#5109): BLAS from 3 queries of 384-d up, not for one query.
+FAISS_BLAS_THRESHOLD_ONE_THREAD = 800
+
+
+def one_thread_faiss():
+    """FAISS configured as its maintainers recommend for one thread: one OpenMP thread and
+    the BLAS threshold :data:`FAISS_BLAS_THRESHOLD_ONE_THREAD`. Returns a function that
+    restores the previous settings."""
+    threads, threshold = faiss.omp_get_max_threads(), faiss.cvar.distance_compute_blas_threshold
+    faiss.omp_set_num_threads(1)
+    faiss.cvar.distance_compute_blas_threshold = FAISS_BLAS_THRESHOLD_ONE_THREAD
+
+    def restore():
+        faiss.omp_set_num_threads(threads)
+        faiss.cvar.distance_compute_blas_threshold = threshold
+
+    return restore
+
+
+def search_engines(queries, index, k: int = 10, shortlist_dim: int = 64, shortlist_size: int = 200,
+                   prefix_ef: int = 200, full_ef: int = 128, graph_degree: int = 32, ef_construction: int = 40,
+                   batch_size: int = 100, repeats: int = 3) -> pd.DataFrame:
+    """Four ways to find the ``k`` best rows of ``index`` (n, D) for each query, on one thread,
+    one row each: exact search in NumPy (:func:`exact_search`), FAISS's exact ``IndexFlatIP``,
+    FAISS's HNSW graph (``IndexHNSWFlat``, inner product) over the full vectors, and a graph
+    over the ``shortlist_dim``-d prefixes with exact rescoring of ``shortlist_size`` rows
+    (:class:`PrefixGraphIndex`). Both graphs have ``graph_degree`` links per node and are built
+    with ``ef_construction``; they search with ``full_ef`` and ``prefix_ef`` candidates.
+
+    Columns: recall@k against exact search, milliseconds per query and queries per second
+    (batches of ``batch_size``, the best of ``repeats`` passes, the engines alternating so that
+    load from other processes hits all alike), build seconds, and the megabytes each keeps in
+    memory to search (FAISS's serialised index; for the prefix graph the graph alone: its
+    rescoring reads ``shortlist_size`` full vectors per query, which may stay on disk).
+    FAISS runs as :func:`one_thread_faiss` sets it. Book: Chapter 5, "Two-stage search with a
+    graph index".
+    """
+    from threadpoolctl import threadpool_limits
+
+    queries, index = as_float32_matrix(queries, "queries"), np.ascontiguousarray(as_float32_matrix(index, "index"))
+    restore = one_thread_faiss()
+    try:
+        with threadpool_limits(limits=1):
+            engines, build_s, megabytes = {}, {}, {}
+
+            def built(name, build):
+                started = time.perf_counter()
+                engine = build()
+                build_s[name] = time.perf_counter() - started
+                return engine
+
+            full_dim = index.shape[1]
+            engines[f"exact, NumPy ({full_dim}-d)"] = lambda q: exact_search(q, index, k)
+            build_s[f"exact, NumPy ({full_dim}-d)"], megabytes[f"exact, NumPy ({full_dim}-d)"] = 0.0, index.nbytes / 1e6
+
+            def flat_index():
+                flat = faiss.IndexFlatIP(full_dim)
+                flat.add(index)
+                return flat
+
+            flat = built("FAISS flat (exact)", flat_index)
+            engines["FAISS flat (exact)"] = lambda q: flat.search(q, k)[::-1]
+
+            def graph_index():
+                graph = faiss.IndexHNSWFlat(full_dim, graph_degree, faiss.METRIC_INNER_PRODUCT)
+                graph.hnsw.efConstruction = ef_construction
+                graph.add(index)
+                graph.hnsw.efSearch = full_ef
+                return graph
+
+            name = f"FAISS HNSW, {full_dim}-d (ef {full_ef})"
+            graph = built(name, graph_index)
+            engines[name] = lambda q: graph.search(q, k)[::-1]
+            prefix_name = f"HNSW, {shortlist_dim}-d prefix (ef {max(prefix_ef, shortlist_size)}) + rescoring {shortlist_size}"
+            prefix = built(prefix_name, lambda: PrefixGraphIndex(index, shortlist_dim, graph_degree, ef_construction))
+            engines[prefix_name] = lambda q: prefix.search(q, shortlist_size, k, prefix_ef)
+            megabytes["FAISS flat (exact)"] = faiss.serialize_index(flat).nbytes / 1e6
+            megabytes[name] = faiss.serialize_index(graph).nbytes / 1e6
+            megabytes[prefix_name] = prefix.graph_bytes / 1e6
+
+            batches = [queries[i : i + batch_size] for i in range(0, len(queries), batch_size)]
+            exact = np.vstack([exact_search(batch, index, k)[0] for batch in batches])
+            relevant = [set(row) for row in exact]
+            ms = dict.fromkeys(engines, np.inf)
+            recall = {}
+            for name, engine in engines.items():
+                recall[name] = recall_at_k(np.vstack([engine(batch)[0] for batch in batches]), relevant, k)
+            for _ in range(repeats):
+                for name, engine in engines.items():
+                    started = time.perf_counter()
+                    for batch in batches:
+                        engine(batch)
+                    ms[name] = min(ms[name], (time.perf_counter() - started) * 1e3 / len(queries))
+    finally:
+        restore()
+    table = pd.DataFrame({f"recall@{k}": recall, "ms per query": ms, "build s": build_s, "memory MB": megabytes})
+    table.insert(2, "queries per second", 1e3 / table["ms per query"])
+    return table
