@@ -85,6 +85,21 @@ def _shortlist(prefix_queries: np.ndarray, prefix_index: np.ndarray, size: int, 
     return shortlist
 
 
+def _checked_queries(queries, index_full: np.ndarray, shortlist_size: int, k: int) -> np.ndarray:
+    """The queries as a float32 matrix, after the checks both two-stage indexes make: at least one
+    query, the index's dimension, and 1 <= k <= shortlist_size <= the number of indexed vectors."""
+    queries = as_float32_matrix(queries, "queries")
+    if len(queries) == 0:
+        raise ValueError("there are no queries to search for")
+    n, full_dim = index_full.shape
+    if queries.shape[1] != full_dim:
+        raise ValueError(f"dimension mismatch: queries have {queries.shape[1]} dimensions, the index {full_dim}")
+    if not 1 <= k <= shortlist_size <= n:
+        raise ValueError(f"need 1 <= k <= shortlist_size <= number of indexed vectors ({n}), "
+                         f"got k={k}, shortlist_size={shortlist_size}")
+    return queries
+
+
 class TwoStageIndex:
     """An index for Matryoshka two-stage search: the unit-length prefixes of ``shortlist_dim``
     coordinates, stored once as a contiguous (n, m) array, beside the full vectors (n, D).
@@ -138,17 +153,10 @@ class TwoStageIndex:
         (indices, scores), both (n_q, k), best first. Stage 1 scores ``block_size`` rows of the
         index at a time, by default as many as make 2^19 scores (2 MB) with the n_q queries,
         the whole index for one query; it changes the speed, not the result."""
-        queries = as_float32_matrix(queries, "queries")
-        if len(queries) == 0:
-            raise ValueError("there are no queries to search for")
+        queries = _checked_queries(queries, self.full, shortlist_size, k)
+        n = len(self.full)
         if block_size is None:
             block_size = max(2**19 // len(queries), 1)
-        n, full_dim = self.full.shape
-        if queries.shape[1] != full_dim:
-            raise ValueError(f"dimension mismatch: queries have {queries.shape[1]} dimensions, the index {full_dim}")
-        if not 1 <= k <= shortlist_size <= n:
-            raise ValueError(f"need 1 <= k <= shortlist_size <= number of indexed vectors ({n}), "
-                             f"got k={k}, shortlist_size={shortlist_size}")
         if shortlist_size == n:  # everything is shortlisted: one product for the batch
             return exact_search(queries, self.full, k)
         positions = _shortlist(truncate(queries, self.shortlist_dim), self.prefix, shortlist_size, block_size)
@@ -200,13 +208,7 @@ class PrefixGraphIndex:
         ``shortlist_size`` by prefix cosine: (indices, scores), both (n_q, k), best first; the
         scores are the exact full inner products. ``ef_search`` (default and minimum: the
         shortlist size) trades time for a shortlist closer to the exact one."""
-        queries = as_float32_matrix(queries, "queries")
-        n, full_dim = self.full.shape
-        if queries.shape[1] != full_dim:
-            raise ValueError(f"dimension mismatch: queries have {queries.shape[1]} dimensions, the index {full_dim}")
-        if not 1 <= k <= shortlist_size <= n:
-            raise ValueError(f"need 1 <= k <= shortlist_size <= number of indexed vectors ({n}), "
-                             f"got k={k}, shortlist_size={shortlist_size}")
+        queries = _checked_queries(queries, self.full, shortlist_size, k)
         parameters = faiss.SearchParametersHNSW(efSearch=max(ef_search or shortlist_size, shortlist_size))
         prefixes = np.ascontiguousarray(truncate(queries, self.shortlist_dim))
         shortlist = np.sort(self.graph.search(prefixes, shortlist_size, params=parameters)[1], axis=1)  # (n_q, s)
@@ -217,7 +219,7 @@ class PrefixGraphIndex:
         queries = np.ascontiguousarray(queries)
         faiss.fvec_inner_products_by_idx(faiss.swig_ptr(full_scores), faiss.swig_ptr(queries),
                                          faiss.swig_ptr(self.full), faiss.swig_ptr(shortlist),
-                                         full_dim, len(queries), shortlist_size)
+                                         self.full.shape[1], len(queries), shortlist_size)
         positions, scores = top_k(full_scores, k)
         indices = np.take_along_axis(shortlist, positions, axis=1)
         indices[scores == -np.inf] = -1
