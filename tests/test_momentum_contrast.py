@@ -110,3 +110,20 @@ def test_bad_arguments_are_clear_errors(toy_run):
         momentum_contrast.train_with_queue(encoder, pairs, momentum=1.0, progress_bar=False)
     with pytest.raises(ValueError, match="need at least 2 pairs"):
         momentum_contrast.train_with_queue(encoder, pairs[:1], progress_bar=False)
+
+
+def test_the_run_summaries_are_shares_of_all_queries_and_the_stalest_keys():
+    """Hand-worked: 3 steps of 4 queries, 0 + 2 + 3 of them met their own passage: 5 of 12; the
+    keys aged 3 steps have cosines 0.8 and 0.9: mean 0.85 (not the mean of every key, 0.9)."""
+    run = momentum_contrast.QueueRun(encoder=None, losses=[1.0, 1.0, 1.0], negatives_per_query=[0, 4, 8],
+                                     oldest_negative_age=[0, 1, 2], own_positive_queued=[0, 2, 3],
+                                     final_key_drift=np.array([0.8, 0.9, 1.0, 1.0]),
+                                     final_key_age=np.array([3, 3, 2, 1]), seconds=0.0, batch_size=4)
+    assert run.own_positive_share == pytest.approx(5 / 12)
+    assert run.oldest_key_drift == pytest.approx(0.85)
+
+
+def test_a_trained_run_counts_its_batch_size(toy_run):
+    _, _, run = toy_run
+    assert run.batch_size == 8
+    assert run.own_positive_share == pytest.approx(sum(run.own_positive_queued) / (15 * 8))

@@ -92,6 +92,19 @@ class QueueRun:
     final_key_drift: np.ndarray  # (K,): cosine of each queued key, at the end, to its passage re-encoded by the final key encoder
     final_key_age: np.ndarray  # (K,): the age of those keys, in steps
     seconds: float
+    batch_size: int  # queries per step (every batch is full: shuffled_batches leaves the remainder out)
+
+    @property
+    def own_positive_share(self) -> float:
+        """The share of all queries trained on that met an older key of their own positive among
+        the negatives: sum of ``own_positive_queued`` over steps × ``batch_size``."""
+        return sum(self.own_positive_queued) / (len(self.losses) * self.batch_size)
+
+    @property
+    def oldest_key_drift(self) -> float:
+        """The mean cosine, at the end, of the oldest queued keys to their passages re-encoded by
+        the final key encoder: how stale the stalest negatives are."""
+        return float(self.final_key_drift[self.final_key_age == self.final_key_age.max()].mean())
 
 
 def _padded(token_ids) -> torch.Tensor:
@@ -152,4 +165,4 @@ def train_with_queue(encoder: torch.nn.Module, pairs, *, queue_size: int = 1024,
             now = key_encoder(_padded([positive_ids[i] for i in queue.passages]))
     drift = F.cosine_similarity(queue.keys, now, dim=-1).numpy()
     return QueueRun(query_encoder, losses, negatives, oldest, own_positive, drift, len(batches) - queue.steps,
-                    time.perf_counter() - started)
+                    time.perf_counter() - started, len(batches[0]))
