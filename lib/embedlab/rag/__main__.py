@@ -11,14 +11,15 @@ import sys
 import pandas as pd
 
 from embedlab.rag.adaptation import AdaptationConfig, adapted_minilm
-from embedlab.rag.chunking import ChunkingConfig, chunk_documents
+from embedlab.rag.chunking import ChunkingConfig
 from embedlab.rag.corpora import wikipedia_documents, wikipedia_questions
 from embedlab.rag.cross_encoder import CrossEncoderConfig, trained_reranker
 from embedlab.rag.evaluation import evaluate_retrievers
 from embedlab.rag.generation import GENERATORS
 from embedlab.rag.passage_questions import SPLITS, passage_questions
 from embedlab.rag.pipeline import MODES, IngestReport, answer, ingest, search
-from embedlab.rag.remedies import MODELS, RERANKERS, deep_report, wikipedia_retriever
+from embedlab.rag.remedies import (MODELS, RERANKERS, SEARCH_RERANKERS, deep_report, encoder_by_name,
+                                   reranker_by_name, sample_chunks, wikipedia_retriever)
 from embedlab.rag.retrieval import SEARCH_METHODS, Retriever
 
 
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     ingest_command.add_argument("--max-tokens", type=int, default=ChunkingConfig.max_tokens)
     ingest_command.add_argument("--overlap", type=int, default=ChunkingConfig.overlap)
     ingest_command.add_argument("--quiet", action="store_true", help="no progress bars")
+    model_help = ("the encoder: base (all-MiniLM-L6-v2, the default) or adapted (MiniLM fine-tuned on the "
+                  "Wikipedia sample by 'adapt'; trained first if it is not cached, minutes on a CPU)")
+    ingest_command.add_argument("--model", choices=MODELS, default="base",
+                                help=model_help + "; the database records it, and search must use the same")
     for name, helptext in (("search", "the passages that best match a question"),
                            ("answer", "an answer with numbered citations")):
         command = commands.add_parser(name, help=helptext)
@@ -50,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
         command.add_argument("--method", choices=SEARCH_METHODS, default="hybrid+rerank")
         command.add_argument("--json", action="store_true", help="JSON lines instead of text")
+        command.add_argument("--model", choices=MODELS, default="base",
+                             help=model_help + "; it must be the one the ingest used")
+        command.add_argument("--reranker", choices=SEARCH_RERANKERS, default="maxsim",
+                             help="what re-ranks the hybrid candidates of --method hybrid+rerank: maxsim (the "
+                                  "default) or cross-encoder (trained on the Wikipedia sample by 'adapt')")
     evaluate_command = commands.add_parser("evaluate", help="measure the four search methods on the Wikipedia questions")
     evaluate_command.add_argument("--max-words", type=int, default=None,
                                   help="index only the first N words of each article (default: all of it)")
@@ -103,7 +113,7 @@ def _print_hits(hits, as_json: bool) -> None:
 
 def _adapt(what: str) -> None:
     """Train (or load) the adapted encoder and the cross-encoder on the whole sample's chunks."""
-    chunks = chunk_documents(wikipedia_documents(), ChunkingConfig())
+    chunks = sample_chunks()
     trained = []
     if what in ("encoder", "both"):
         trained.append(("adapted MiniLM", adapted_minilm(chunks, AdaptationConfig(), show_progress=True)))
@@ -112,6 +122,14 @@ def _adapt(what: str) -> None:
     for name, model in trained:
         print(f"{name}: {len(model.losses)} steps in {model.seconds:.0f} s, loss {model.losses[:10].mean():.3f} "
               f"(first 10 steps) -> {model.losses[-10:].mean():.3f} (last 10), weights sha256 {model.checksum[:12]}")
+
+
+def _search_models(args) -> tuple:
+    """(model, reranker_for) for :func:`search` and :func:`answer` from ``--model`` and ``--reranker``."""
+    reranker_for = None
+    if args.reranker != "maxsim":
+        reranker_for = lambda chunks: reranker_by_name(args.reranker, chunks)
+    return encoder_by_name(args.model), reranker_for
 
 
 def main(argv=None) -> int:
@@ -124,7 +142,9 @@ def main(argv=None) -> int:
     try:
         if args.command == "ingest":
             config = ChunkingConfig(args.max_tokens, args.overlap)
-            _print_ingest(ingest(args.source, args.db, config, show_progress=not args.quiet, mode=args.mode))
+            model = encoder_by_name(args.model, show_progress=not args.quiet)
+            _print_ingest(ingest(args.source, args.db, config, show_progress=not args.quiet, mode=args.mode,
+                                 model=model))
         elif args.command == "evaluate":
             documents = wikipedia_documents(args.max_words)
             retriever = Retriever.from_documents(documents, show_progress=True)
@@ -140,10 +160,11 @@ def main(argv=None) -> int:
             print(f"{args.split} half, {args.model} encoder, {len(retriever.chunks):,} chunks")
             print(pd.DataFrame(report).T.round(3).to_string())
         elif args.command == "search":
-            _print_hits(search(args.question, args.db, args.k, args.method, args.where), args.json)
+            _print_hits(search(args.question, args.db, args.k, args.method, args.where, *_search_models(args)),
+                        args.json)
         else:
             generator = GENERATORS[args.generator]()
-            result = answer(args.question, args.db, generator, args.k, args.method)
+            result = answer(args.question, args.db, generator, args.k, args.method, *_search_models(args))
             if args.json:
                 print(json.dumps({"answer": result.text, "sources": [hit.as_dict() for hit in result.hits],
                                   "left_out": [hit.as_dict() for hit in result.left_out]}, ensure_ascii=False))

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from embedlab import progress
-from embedlab.encoders import MODEL_NAME, encode_with_tokens, load_minilm, minilm_window
+from embedlab.encoders import (MODEL_NAME, encode_with_tokens, encoder_key, load_minilm, minilm_window,
+                               weights_checksum)
 from embedlab.rag.chunking import ChunkingConfig, chunk_documents, token_counts
 from embedlab.rag.corpora import Document, help_centre, wikipedia_documents
 from embedlab.rag.dense import embed_chunks, embedding_input
@@ -167,8 +168,20 @@ def _by_document(chunks) -> dict[str, list[int]]:
     return positions
 
 
+def encoder_name(model=None) -> str:
+    """The name :func:`ingest` records for the encoder that made a database's vectors, and that
+    :func:`open_retriever` checks: MiniLM's (:data:`~embedlab.encoders.MODEL_NAME`) for MiniLM
+    itself (``model`` None or :func:`~embedlab.encoders.load_minilm`'s object), else MiniLM's
+    name, "fine-tuned", and the SHA-256 of the weights (:func:`~embedlab.encoders.weights_checksum`):
+    two models' vectors live in two different spaces, so a question must be embedded by the
+    model that embedded the chunks."""
+    if encoder_key(model)[0] != "weights-sha256":
+        return MODEL_NAME
+    return f"{MODEL_NAME} fine-tuned, weights sha256:{weights_checksum(model)}"
+
+
 def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_progress: bool = True,
-           mode: str = "replace") -> IngestReport:
+           mode: str = "replace", model=None) -> IngestReport:
     """Read ``source`` (:func:`read_source`), chunk it, embed the chunks with MiniLM (cached on
     disk, :func:`embed_chunks`) and write them to the database ``db_path``: a Milvus Lite folder, a
     Milvus server (``http(s)://host:port``), or the exact store where Milvus Lite cannot be
@@ -185,6 +198,10 @@ def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_prog
     database was built with). A chunk holds at most ``config.max_tokens`` MiniLM tokens, which
     may not pass the 254 of MiniLM's window (:func:`~embedlab.encoders.minilm_window`) left
     after [CLS] and [SEP].
+
+    ``model`` embeds the chunks (default MiniLM; e.g. the adapted encoder of
+    :func:`~embedlab.rag.adaptation.adapted_minilm`); the database records it (:func:`encoder_name`),
+    and a change of model embeds every document again.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose 'replace' (the default) or 'add'")
@@ -193,7 +210,7 @@ def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_prog
         raise ValueError(f"--max-tokens is {config.max_tokens}, but MiniLM reads {window} tokens, [CLS] and [SEP] "
                          f"included: choose at most {window - 2}")
     started = time.perf_counter()
-    properties = {"model": MODEL_NAME, "max_tokens": str(config.max_tokens), "overlap": str(config.overlap),
+    properties = {"model": encoder_name(model), "max_tokens": str(config.max_tokens), "overlap": str(config.overlap),
                   "tokenizer": config.tokenizer}
     with open_store_for_writing(db_path) as store:
         stored = store.properties() if store.current() else None
@@ -231,8 +248,8 @@ def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_prog
                 changes["kept" if mode == "add" else "removed"][1] += len(positions)
                 plan += [(old_chunks[i], old_vectors[i]) for i in positions] if mode == "add" else []
         to_embed = [chunk for chunk, vector in plan if vector is None]
-        truncated = too_long_for_the_encoder(to_embed, load_minilm()) if to_embed else []
-        embedded = iter(embed_chunks(to_embed, show_progress=show_progress) if to_embed else [])
+        truncated = too_long_for_the_encoder(to_embed, model or load_minilm()) if to_embed else []
+        embedded = iter(embed_chunks(to_embed, model, show_progress=show_progress) if to_embed else [])
         final_chunks = [chunk for chunk, _ in plan]
         vectors = np.array([next(embedded) if vector is None else vector for _, vector in plan], dtype=np.float32)
         store.begin(vectors.shape[1], properties)
@@ -244,20 +261,31 @@ def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_prog
                         skipped, other_types, truncated)
 
 
-def open_retriever(db_path) -> Retriever:
-    """A :class:`Retriever` over the database :func:`ingest` wrote; close it with ``close()`` or ``with``."""
+def open_retriever(db_path, model=None, reranker_for=None) -> Retriever:
+    """A :class:`Retriever` over the database :func:`ingest` wrote, searching with ``model`` (default
+    MiniLM), which must be the encoder the ingest recorded (:func:`encoder_name`), and re-ranking
+    with MaxSim, or with ``reranker_for(chunks)``, a re-ranker (see :class:`Retriever`) made for
+    the database's chunks, e.g. ``lambda chunks: remedies.reranker_by_name("cross-encoder", chunks)``.
+    Close it with ``close()`` or ``with``."""
     store = open_store(db_path)
-    model = store.properties().get("model")
-    if model != MODEL_NAME:
+    stored, wanted = store.properties().get("model"), encoder_name(model)
+    if stored != wanted:
         store.close()
-        raise ValueError(f"{db_path} was built with the model {model!r}; this library searches with {MODEL_NAME}")
-    return Retriever(store.chunks(), store)
+        made_by = ("the base MiniLM (--model base)" if stored == MODEL_NAME else
+                   f"{stored} (--model adapted, if that is its checksum)"
+                   if str(stored).startswith(MODEL_NAME) else repr(stored))
+        raise ValueError(f"{db_path} was ingested with {made_by}, not with {wanted}: search with the encoder the "
+                         f"ingest used, or ingest again with this one")
+    chunks = store.chunks()
+    return Retriever(chunks, store, model, reranker=reranker_for(chunks) if reranker_for else None)
 
 
-def search(question: str, db_path, k: int = 5, method: str = "hybrid+rerank", where: str | None = None) -> list[Hit]:
-    """The ``k`` best chunks of the database for ``question`` (:meth:`Retriever.search`).
+def search(question: str, db_path, k: int = 5, method: str = "hybrid+rerank", where: str | None = None,
+           model=None, reranker_for=None) -> list[Hit]:
+    """The ``k`` best chunks of the database for ``question`` (:meth:`Retriever.search`), the
+    question embedded by ``model`` and re-ranked by MaxSim or ``reranker_for`` (:func:`open_retriever`).
     Book: Chapter 6, "Putting it together"."""
-    with open_retriever(db_path) as retriever:
+    with open_retriever(db_path, model, reranker_for) as retriever:
         return retriever.search(question, k, method, where)
 
 
@@ -280,11 +308,11 @@ class Answer:
 
 
 def answer(question: str, db_path, generator: Generator | None = None, k: int = 5,
-           method: str = "hybrid+rerank") -> Answer:
+           method: str = "hybrid+rerank", model=None, reranker_for=None) -> Answer:
     """Retrieve ``k`` passages (:func:`search`), number as many of them as the generator reads in a
     prompt (:func:`fit_prompt`) and let ``generator`` answer (default :func:`extractive_generator`).
-    Book: Chapter 6, "Generation with citations"."""
+    ``model`` and ``reranker_for`` as in :func:`search`. Book: Chapter 6, "Generation with citations"."""
     generator = generator or extractive_generator
-    found = search(question, db_path, k, method)
+    found = search(question, db_path, k, method, model=model, reranker_for=reranker_for)
     prompt, hits = fit_prompt(question, found, generator)
     return Answer(question, generator(prompt), prompt, hits, found[len(hits):])

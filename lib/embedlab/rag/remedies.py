@@ -6,6 +6,8 @@ Book: Chapter 6, "Adapting the encoder to the corpus".
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from embedlab.encoders import encode
@@ -21,6 +23,37 @@ from embedlab.training import one_thread
 
 MODELS = ("base", "adapted")
 RERANKERS = ("none", "maxsim", "cross-encoder", "adapted-encoder")
+#: The re-rankers a database search can use (``python -m embedlab.rag search --reranker``).
+SEARCH_RERANKERS = ("maxsim", "cross-encoder")
+
+
+def sample_chunks() -> list:
+    """The Wikipedia sample's chunks (default chunking): the corpus both trained remedies learn from."""
+    return chunk_documents(wikipedia_documents(), ChunkingConfig())
+
+
+def encoder_by_name(name: str = "base", show_progress: bool = False):
+    """The encoder called ``name`` (:data:`MODELS`): None for the base MiniLM (what
+    :func:`~embedlab.rag.pipeline.ingest` takes as its default), or the MiniLM adapted to the
+    Wikipedia sample (:func:`adapted_minilm`: loaded from the cache, trained first if it is not
+    there, minutes on a CPU)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(MODELS)}")
+    if name == "base":
+        return None
+    return adapted_minilm(sample_chunks(), AdaptationConfig(), show_progress=show_progress).model
+
+
+def reranker_by_name(name: str, chunks, show_progress: bool = False):
+    """The re-ranker called ``name`` (:data:`SEARCH_RERANKERS`) for a retriever over ``chunks``:
+    None for MaxSim (the :class:`Retriever`'s own), or the cross-encoder trained on the Wikipedia
+    sample (:func:`trained_reranker`, loaded from the cache or trained first) reading ``chunks``."""
+    if name not in SEARCH_RERANKERS:
+        raise ValueError(f"unknown re-ranker {name!r}; choose one of {', '.join(SEARCH_RERANKERS)}")
+    if name == "maxsim":
+        return None
+    trained = trained_reranker(sample_chunks(), CrossEncoderConfig(), show_progress=show_progress)
+    return dataclasses.replace(trained, chunks=list(chunks))
 
 
 class EncoderRescorer:
@@ -52,10 +85,9 @@ def wikipedia_retriever(model: str = "base", show_progress: bool = False) -> Ret
     (trained or loaded by :func:`adapted_minilm`, embeddings by :func:`embed_with`)."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-    documents = wikipedia_documents()
     if model == "base":
-        return Retriever.from_documents(documents, show_progress=show_progress)
-    chunks = chunk_documents(documents, ChunkingConfig())
+        return Retriever.from_documents(wikipedia_documents(), show_progress=show_progress)
+    chunks = sample_chunks()
     adapted = adapted_minilm(chunks, AdaptationConfig(), show_progress=show_progress)
     vectors, tokens = embed_with(adapted, chunks, show_progress=show_progress)
     return Retriever(chunks, ExactVectors(vectors), adapted.model, tokens)

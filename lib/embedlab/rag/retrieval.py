@@ -120,16 +120,19 @@ class Retriever:
     (:func:`embedding_input`: title, then chunk) when the retriever is made (bm25s indexes the
     Wikipedia sample's chunks in about a second), so the database stays the one place the chunks live.
     ``token_vectors`` (optional, one array per chunk) are the chunks' stored token vectors for
-    re-ranking; without them, re-ranking encodes each candidate anew.
+    re-ranking; without them, re-ranking encodes each candidate anew. ``reranker`` (optional)
+    replaces MaxSim as the re-ranker: any object whose ``rerank(query, keys, top)`` returns
+    (keys, scores) as :meth:`rerank` does, such as the trained
+    :class:`~embedlab.rag.cross_encoder.CrossEncoderReranker`.
     """
 
-    def __init__(self, chunks, vectors, model=None, token_vectors=None):
+    def __init__(self, chunks, vectors, model=None, token_vectors=None, reranker=None):
         self.chunks = list(chunks)
         if not self.chunks:
             raise ValueError("there are no chunks to search")
         if token_vectors is not None and len(token_vectors) != len(self.chunks):
             raise ValueError(f"{len(token_vectors)} token-vector arrays for {len(self.chunks)} chunks")
-        self.vectors, self._model, self.token_vectors = vectors, model, token_vectors
+        self.vectors, self._model, self.token_vectors, self.reranker = vectors, model, token_vectors, reranker
         self.bm25 = BM25Index([embedding_input(chunk) for chunk in self.chunks])
 
     @classmethod
@@ -195,9 +198,12 @@ class Retriever:
                       rrf_k)
 
     def rerank(self, query: str, keys, top: int, query_tokens=None) -> tuple[np.ndarray, np.ndarray]:
-        """Order the first ``top`` of ``keys`` by MaxSim (:func:`maxsim_scores`); those after keep
-        their order (and a NaN score). Returns (keys, scores). Stored token vectors are used when
-        the retriever has them, and ``query_tokens`` when given."""
+        """Order the first ``top`` of ``keys`` by MaxSim (:func:`maxsim_scores`), or by the
+        retriever's ``reranker`` when it has one; those after keep their order (and a NaN score).
+        Returns (keys, scores). Stored token vectors are used when the retriever has them, and
+        ``query_tokens`` when given."""
+        if self.reranker is not None:
+            return self.reranker.rerank(query, keys, top)
         keys = np.asarray(keys, dtype=np.int64)
         head, tail = keys[:top], keys[top:]
         if self.token_vectors is None:
