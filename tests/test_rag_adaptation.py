@@ -1,11 +1,11 @@
 """Domain adaptation of MiniLM (embedlab.rag.adaptation) on a tiny corpus: pairs made as the
 docstring says (oracle: the chunk texts and BM25 itself), the loss falls, training is
-deterministic, the cached model saves and loads, and a damaged cache file is detected by its
+deterministic (trained twice: two trainings in all, shared by the tests), the cached model saves and loads, and a damaged cache file is detected by its
 checksum."""
 
 import numpy as np
 import pytest
-from embedlab import cache
+from embedlab import cache, encoders
 from embedlab.bm25 import BM25Index
 from embedlab.rag import adaptation, chunking, corpora, dense
 
@@ -39,26 +39,29 @@ def test_pairs_come_from_their_chunk_with_same_article_negatives_ranked_by_bm25(
         adaptation.corpus_pairs(chunks, 10_000)
 
 
-def test_training_lowers_the_loss_and_is_deterministic(chunks):
-    model, losses = adaptation.train_encoder(chunks, TINY, device="cpu")
-    steps_per_epoch = len(losses) // TINY.epochs
-    assert len(losses) == TINY.epochs * 2
-    assert losses[-steps_per_epoch:].mean() < losses[:steps_per_epoch].mean()
-    again, losses_again = adaptation.train_encoder(chunks, TINY, device="cpu")
-    np.testing.assert_allclose(losses_again, losses, rtol=1e-4)
-    texts = ["how do I reset my password", "invoices for last year"]
-    np.testing.assert_allclose(again.encode(texts), model.encode(texts), atol=1e-4)
+@pytest.fixture(scope="module")
+def trained(chunks, tmp_path_factory):
+    """One tiny adaptation, cached in a folder of its own: (cache folder, model). Training is the
+    slow part, so the tests share it; determinism is checked by training a second time."""
+    folder = tmp_path_factory.mktemp("adaptation-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMBEDLAB_CACHE", str(folder))
+        yield folder, adaptation.adapted_minilm(chunks, TINY, device="cpu")
+
+
+def test_training_lowers_the_loss_and_leaves_the_base_model_alone(trained):
+    _, first = trained
+    assert first.seconds > 0 and len(first.losses) == TINY.epochs * 2
+    assert first.losses[-2:].mean() < first.losses[:2].mean()
     # the base model is untouched (training works on a copy)
     from embedlab.encoders import load_minilm
-    base = load_minilm("cpu").encode(texts)
-    assert np.abs(base - model.encode(texts)).max() > 1e-3
+    texts = ["how do I reset my password", "invoices for last year"]
+    assert np.abs(load_minilm("cpu").encode(texts) - first.model.encode(texts)).max() > 1e-3
 
 
-def test_the_cached_model_loads_and_a_damaged_file_is_trained_again(chunks, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
-    first = adaptation.adapted_minilm(chunks, TINY, device="cpu")
-    assert first.seconds > 0 and len(first.losses) == 6
-    files = list(tmp_path.glob("minilm-adapted-*.npz"))
+def test_the_cached_model_loads_and_a_damaged_file_is_trained_again_to_the_same_weights(chunks, trained, capsys):
+    folder, first = trained
+    files = list(folder.glob("minilm-adapted-*.npz"))
     assert len(files) == 1
     loaded = adaptation.adapted_minilm(chunks, TINY, device="cpu")
     assert loaded.checksum == first.checksum and loaded.seconds == first.seconds
@@ -74,18 +77,20 @@ def test_the_cached_model_loads_and_a_damaged_file_is_trained_again(chunks, tmp_
     capsys.readouterr()
     retrained = adaptation.adapted_minilm(chunks, TINY, device="cpu")
     assert "checksum does not match" in capsys.readouterr().err
-    assert retrained.checksum == first.checksum  # deterministic: the same weights again
-    # another config is another recipe, so another file
+    # deterministic: training again gives the same losses and the same weights
+    np.testing.assert_allclose(retrained.losses, first.losses, rtol=1e-4)
+    assert retrained.checksum == first.checksum
     assert cache.checksum({"a": np.zeros(1)}) != first.checksum
 
 
-def test_adapted_embeddings_are_cached_under_the_weights_not_the_base_model(chunks, tmp_path, monkeypatch):
-    monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
-    adapted = adaptation.adapted_minilm(chunks, TINY, device="cpu")
+def test_adapted_embeddings_are_cached_under_the_weights_not_the_base_model(chunks, trained):
+    folder, adapted = trained
     vectors, tokens = adaptation.embed_with(adapted, chunks)
-    assert len(list(tmp_path.glob("minilm-adapted-tokens-*.npz"))) == 1
+    assert len(list(folder.glob("minilm-adapted-tokens-*.npz"))) == 1
     expected = adapted.model.encode([dense.embedding_input(c) for c in chunks], normalize_embeddings=True)
     np.testing.assert_allclose(vectors, expected, atol=1e-4)
     assert len(tokens) == len(chunks) and all(t.dtype == np.float16 for t in tokens)
     base = dense.embed_chunks(chunks)
     assert np.abs(base - vectors).max() > 1e-3
+    # the checksum the adaptation reports is the one the embedding cache keys on
+    assert adapted.checksum == encoders.weights_checksum(adapted.model)

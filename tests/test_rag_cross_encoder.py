@@ -17,20 +17,26 @@ def chunks():
     return chunking.chunk_documents(documents, chunking.ChunkingConfig(max_tokens=40, overlap=4))
 
 
-def test_training_lowers_the_loss_and_is_deterministic(chunks):
-    model, _, losses = cross_encoder.train_cross_encoder(chunks, TINY, device="cpu")
-    assert len(losses) == 6
-    assert losses[-2:].mean() < losses[:2].mean()
-    _, _, again = cross_encoder.train_cross_encoder(chunks, TINY, device="cpu")
-    np.testing.assert_allclose(again, losses, rtol=1e-4)
+@pytest.fixture(scope="module")
+def trained(chunks, tmp_path_factory):
+    """One tiny re-ranker, cached in a folder of its own: (cache folder, re-ranker). Training is
+    the slow part, so the tests share it; determinism is checked by training a second time."""
+    folder = tmp_path_factory.mktemp("cross-encoder-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMBEDLAB_CACHE", str(folder))
+        yield folder, cross_encoder.trained_reranker(chunks, TINY, device="cpu")
 
 
-def test_cached_reranker_loads_scores_like_sentence_transformers_and_detects_damage(chunks, tmp_path, monkeypatch,
-                                                                                   capsys):
+def test_training_lowers_the_loss(trained):
+    _, first = trained
+    assert len(first.losses) == 6
+    assert first.losses[-2:].mean() < first.losses[:2].mean()
+
+
+def test_cached_reranker_loads_scores_like_sentence_transformers_and_detects_damage(chunks, trained, tmp_path, capsys):
     from sentence_transformers import CrossEncoder
 
-    monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path / "cache"))
-    first = cross_encoder.trained_reranker(chunks, TINY, device="cpu")
+    folder, first = trained
     loaded = cross_encoder.trained_reranker(chunks, TINY, device="cpu")
     assert loaded.checksum == first.checksum and loaded.seconds == first.seconds
     query, keys = "how do I reset a forgotten password", list(range(len(chunks)))
@@ -48,8 +54,8 @@ def test_cached_reranker_loads_scores_like_sentence_transformers_and_detects_dam
     ranked, ranked_scores = loaded.rerank(query, keys, top=5)
     assert list(ranked[:5]) == sorted(keys[:5], key=lambda k: -scores[k]) and list(ranked[5:]) == keys[5:]
     assert np.isnan(ranked_scores[5:]).all()
-    # a damaged file: the checksum catches it, and training again gives the same weights
-    (path,) = (tmp_path / "cache").glob("minilm-cross-encoder-*.npz")
+    # a damaged file: the checksum catches it, and training again (deterministic) gives the same losses and weights
+    (path,) = folder.glob("minilm-cross-encoder-*.npz")
     with np.load(path) as arrays:
         arrays = dict(arrays)
     name = next(n for n in arrays if n.startswith("weight:") and arrays[n].dtype == np.float32)
@@ -58,4 +64,5 @@ def test_cached_reranker_loads_scores_like_sentence_transformers_and_detects_dam
     capsys.readouterr()
     again = cross_encoder.trained_reranker(chunks, TINY, device="cpu")
     assert "checksum does not match" in capsys.readouterr().err
+    np.testing.assert_allclose(again.losses, first.losses, rtol=1e-4)
     assert again.checksum == first.checksum

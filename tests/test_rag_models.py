@@ -101,11 +101,45 @@ def test_the_cli_options_reach_the_pipeline(other_model, tmp_path, monkeypatch, 
     assert [json.loads(line)["doc_id"] for line in printed.splitlines()] == [h.chunk.doc_id for h in expected]
     assert cli.main(["answer", "offline app", "--db", str(db), "--model", "base"]) == 1
     assert "ingested with" in capsys.readouterr().err
+    # --reranker maxsim+hybrid (the default) and maxsim: the fused order's RRF scores, or MaxSim's own
+    for option, weight in (([], pipeline.SEARCH_HYBRID_WEIGHT), (["--reranker", "maxsim"], 0.0)):
+        assert cli.main(["search", "offline app", "--db", str(db), "--model", "adapted", "--json", *option]) == 0
+        printed = [json.loads(line)["score"] for line in capsys.readouterr().out.splitlines()]
+        hits = pipeline.search("offline app", db, 5, model=other_model, hybrid_weight=weight)
+        np.testing.assert_allclose(printed, [h.score for h in hits], atol=1e-5)
+    assert max(printed) > 1  # MaxSim sums over query tokens; a fused RRF score is below 1
 
 
 def test_unknown_encoder_and_reranker_names_are_one_line():
     with pytest.raises(ValueError, match="unknown encoder 'big'; choose one of base, adapted"):
         remedies.encoder_by_name("big")
-    with pytest.raises(ValueError, match="unknown re-ranker 'colbert'; choose one of maxsim, cross-encoder"):
+    with pytest.raises(ValueError, match="unknown re-ranker 'colbert'; choose one of maxsim\\+hybrid, maxsim, cross-encoder"):
         remedies.reranker_by_name("colbert", [])
     assert remedies.encoder_by_name("base") is None and remedies.reranker_by_name("maxsim", []) is None
+
+
+def test_maxsim_fused_with_the_first_stage_order_matches_a_hand_worked_example():
+    from embedlab.rag import chunking, corpora, retrieval, store
+
+    chunks = chunking.chunk_documents(corpora.help_centre()[:3], chunking.ChunkingConfig())[:3]
+    tokens = [np.array([[0.5, 0.866]]), np.array([[0.2, 0.98]]), np.array([[0.9, 0.436]])]  # MaxSim: .5, .2, .9
+    query_tokens = np.array([[1.0, 0.0]])
+    vectors = store.ExactVectors(np.eye(3, dtype=np.float32))
+
+    def reranked(weight):
+        retriever = retrieval.Retriever(chunks, vectors, token_vectors=tokens, hybrid_weight=weight)
+        keys, scores = retriever.rerank("q", [0, 1, 2], 3, query_tokens)
+        return list(keys), scores
+
+    assert reranked(0.0)[0] == [2, 0, 1]  # MaxSim alone
+    # by hand, MaxSim ranks (2, 0, 1) fused with the first stage's (0, 1, 2), k = 60:
+    # w = 0.5: chunk 2: 1/61 + .5/63 = .024330, chunk 0: 1/62 + .5/61 = .024326, chunk 1: 1/63 + .5/62 = .023938
+    keys, scores = reranked(0.5)
+    assert keys == [2, 0, 1]
+    np.testing.assert_allclose(scores, [1 / 61 + 0.5 / 63, 1 / 62 + 0.5 / 61, 1 / 63 + 0.5 / 62], rtol=1e-6)
+    # w = 1: chunk 0: 1/62 + 1/61 = .032522 passes chunk 2: 1/61 + 1/63 = .032266
+    assert reranked(1.0)[0] == [0, 2, 1]
+    with pytest.raises(ValueError, match="hybrid_weight must be at least 0"):
+        retrieval.Retriever(chunks, vectors, hybrid_weight=-1)
+    with pytest.raises(ValueError, match="2 weights for 1 rankings"):
+        retrieval.reciprocal_rank_fusion([["a"]], weights=(1, 2))

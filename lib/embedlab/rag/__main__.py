@@ -17,7 +17,7 @@ from embedlab.rag.cross_encoder import CrossEncoderConfig, trained_reranker
 from embedlab.rag.evaluation import evaluate_retrievers
 from embedlab.rag.generation import GENERATORS
 from embedlab.rag.passage_questions import SPLITS, passage_questions
-from embedlab.rag.pipeline import MODES, IngestReport, answer, ingest, search
+from embedlab.rag.pipeline import MODES, SEARCH_HYBRID_WEIGHT, IngestReport, answer, ingest, search
 from embedlab.rag.remedies import (MODELS, RERANKERS, SEARCH_RERANKERS, deep_report, encoder_by_name,
                                    reranker_by_name, sample_chunks, wikipedia_retriever)
 from embedlab.rag.retrieval import SEARCH_METHODS, Retriever
@@ -57,9 +57,10 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--json", action="store_true", help="JSON lines instead of text")
         command.add_argument("--model", choices=MODELS, default="base",
                              help=model_help + "; it must be the one the ingest used")
-        command.add_argument("--reranker", choices=SEARCH_RERANKERS, default="maxsim",
-                             help="what re-ranks the hybrid candidates of --method hybrid+rerank: maxsim (the "
-                                  "default) or cross-encoder (trained on the Wikipedia sample by 'adapt')")
+        command.add_argument("--reranker", choices=SEARCH_RERANKERS, default="maxsim+hybrid",
+                             help="what re-ranks the hybrid candidates of --method hybrid+rerank: maxsim+hybrid "
+                                  "(the default: MaxSim's order fused with the hybrid order), maxsim (MaxSim "
+                                  "alone) or cross-encoder (trained on the Wikipedia sample by 'adapt')")
     evaluate_command = commands.add_parser("evaluate", help="measure the four search methods on the Wikipedia questions")
     evaluate_command.add_argument("--max-words", type=int, default=None,
                                   help="index only the first N words of each article (default: all of it)")
@@ -125,11 +126,13 @@ def _adapt(what: str) -> None:
 
 
 def _search_models(args) -> tuple:
-    """(model, reranker_for) for :func:`search` and :func:`answer` from ``--model`` and ``--reranker``."""
+    """(model, reranker_for, hybrid_weight) for :func:`search` and :func:`answer` from ``--model``
+    and ``--reranker``."""
     reranker_for = None
-    if args.reranker != "maxsim":
+    if args.reranker == "cross-encoder":
         reranker_for = lambda chunks: reranker_by_name(args.reranker, chunks)
-    return encoder_by_name(args.model), reranker_for
+    return (encoder_by_name(args.model), reranker_for,
+            SEARCH_HYBRID_WEIGHT if args.reranker == "maxsim+hybrid" else 0.0)
 
 
 def main(argv=None) -> int:

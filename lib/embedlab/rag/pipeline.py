@@ -261,11 +261,19 @@ def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_prog
                         skipped, other_types, truncated)
 
 
-def open_retriever(db_path, model=None, reranker_for=None) -> Retriever:
+#: How much of the hybrid order the re-ranking of :func:`search` keeps: MaxSim's order fused with
+#: the hybrid order, this weight on the latter (:meth:`Retriever.rerank`). Chosen on the
+#: development half of the deep questions (:mod:`~embedlab.rag.passage_questions`), where it
+#: found more passages than MaxSim alone without losing an article.
+SEARCH_HYBRID_WEIGHT = 0.5
+
+
+def open_retriever(db_path, model=None, reranker_for=None, hybrid_weight: float = SEARCH_HYBRID_WEIGHT) -> Retriever:
     """A :class:`Retriever` over the database :func:`ingest` wrote, searching with ``model`` (default
     MiniLM), which must be the encoder the ingest recorded (:func:`encoder_name`), and re-ranking
     with MaxSim, or with ``reranker_for(chunks)``, a re-ranker (see :class:`Retriever`) made for
-    the database's chunks, e.g. ``lambda chunks: remedies.reranker_by_name("cross-encoder", chunks)``.
+    the database's chunks, e.g. ``lambda chunks: remedies.reranker_by_name("cross-encoder", chunks)``;
+    MaxSim's order is fused with the hybrid order with ``hybrid_weight`` (0: MaxSim alone).
     Close it with ``close()`` or ``with``."""
     store = open_store(db_path)
     stored, wanted = store.properties().get("model"), encoder_name(model)
@@ -277,15 +285,16 @@ def open_retriever(db_path, model=None, reranker_for=None) -> Retriever:
         raise ValueError(f"{db_path} was ingested with {made_by}, not with {wanted}: search with the encoder the "
                          f"ingest used, or ingest again with this one")
     chunks = store.chunks()
-    return Retriever(chunks, store, model, reranker=reranker_for(chunks) if reranker_for else None)
+    return Retriever(chunks, store, model, reranker=reranker_for(chunks) if reranker_for else None,
+                     hybrid_weight=hybrid_weight)
 
 
 def search(question: str, db_path, k: int = 5, method: str = "hybrid+rerank", where: str | None = None,
-           model=None, reranker_for=None) -> list[Hit]:
+           model=None, reranker_for=None, hybrid_weight: float = SEARCH_HYBRID_WEIGHT) -> list[Hit]:
     """The ``k`` best chunks of the database for ``question`` (:meth:`Retriever.search`), the
     question embedded by ``model`` and re-ranked by MaxSim or ``reranker_for`` (:func:`open_retriever`).
     Book: Chapter 6, "Putting it together"."""
-    with open_retriever(db_path, model, reranker_for) as retriever:
+    with open_retriever(db_path, model, reranker_for, hybrid_weight) as retriever:
         return retriever.search(question, k, method, where)
 
 
@@ -308,11 +317,12 @@ class Answer:
 
 
 def answer(question: str, db_path, generator: Generator | None = None, k: int = 5,
-           method: str = "hybrid+rerank", model=None, reranker_for=None) -> Answer:
+           method: str = "hybrid+rerank", model=None, reranker_for=None,
+           hybrid_weight: float = SEARCH_HYBRID_WEIGHT) -> Answer:
     """Retrieve ``k`` passages (:func:`search`), number as many of them as the generator reads in a
     prompt (:func:`fit_prompt`) and let ``generator`` answer (default :func:`extractive_generator`).
-    ``model`` and ``reranker_for`` as in :func:`search`. Book: Chapter 6, "Generation with citations"."""
+    ``model``, ``reranker_for`` and ``hybrid_weight`` as in :func:`search`. Book: Chapter 6, "Generation with citations"."""
     generator = generator or extractive_generator
-    found = search(question, db_path, k, method, model=model, reranker_for=reranker_for)
+    found = search(question, db_path, k, method, model=model, reranker_for=reranker_for, hybrid_weight=hybrid_weight)
     prompt, hits = fit_prompt(question, found, generator)
     return Answer(question, generator(prompt), prompt, hits, found[len(hits):])

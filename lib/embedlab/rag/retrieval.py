@@ -17,12 +17,13 @@ from embedlab.rag.store import NO_FILTERS, ExactVectors
 from embedlab.search import top_k
 
 
-def reciprocal_rank_fusion(rankings, k: int = 60) -> list[tuple]:
+def reciprocal_rank_fusion(rankings, k: int = 60, weights=None) -> list[tuple]:
     """Fuse ranked lists by reciprocal rank fusion (Cormack, Clarke & Büttcher 2009):
 
-        RRF(d) = Σ_r 1 / (k + rank_r(d)),
+        RRF(d) = Σ_r w_r / (k + rank_r(d)),
 
-    rank_r(d) counting from 1 in ranking r, a list that lacks d adding nothing. Only ranks are
+    rank_r(d) counting from 1 in ranking r, a list that lacks d adding nothing, w_r the weight
+    of ranking r (``weights``; default 1 each, the paper's fusion). Only ranks are
     used, so BM25 scores (unbounded) and cosines (at most 1) need no common scale; k = 60 is the
     paper's, and damps the weight of the very first places. Returns ``(item, score)`` pairs, best
     first; ties keep the order in which the items first appear (the first ranking's order first).
@@ -33,10 +34,14 @@ def reciprocal_rank_fusion(rankings, k: int = 60) -> list[tuple]:
     """
     if k < 0:
         raise ValueError(f"k must be at least 0, got {k}")
+    rankings = list(rankings)
+    weights = [1.0] * len(rankings) if weights is None else list(weights)
+    if len(weights) != len(rankings):
+        raise ValueError(f"{len(weights)} weights for {len(rankings)} rankings: give one weight per ranking")
     scores = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights):
         for position, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + position)
+            scores[item] = scores.get(item, 0.0) + weight / (k + position)
     return sorted(scores.items(), key=lambda pair: -pair[1])  # sorted is stable: first seen first on ties
 
 
@@ -123,16 +128,20 @@ class Retriever:
     re-ranking; without them, re-ranking encodes each candidate anew. ``reranker`` (optional)
     replaces MaxSim as the re-ranker: any object whose ``rerank(query, keys, top)`` returns
     (keys, scores) as :meth:`rerank` does, such as the trained
-    :class:`~embedlab.rag.cross_encoder.CrossEncoderReranker`.
+    :class:`~embedlab.rag.cross_encoder.CrossEncoderReranker`. ``hybrid_weight`` > 0 keeps some
+    of the first stage's judgement in the re-ranking (:meth:`rerank`).
     """
 
-    def __init__(self, chunks, vectors, model=None, token_vectors=None, reranker=None):
+    def __init__(self, chunks, vectors, model=None, token_vectors=None, reranker=None, hybrid_weight: float = 0.0):
         self.chunks = list(chunks)
         if not self.chunks:
             raise ValueError("there are no chunks to search")
         if token_vectors is not None and len(token_vectors) != len(self.chunks):
             raise ValueError(f"{len(token_vectors)} token-vector arrays for {len(self.chunks)} chunks")
         self.vectors, self._model, self.token_vectors, self.reranker = vectors, model, token_vectors, reranker
+        if hybrid_weight < 0:
+            raise ValueError(f"hybrid_weight must be at least 0, got {hybrid_weight}")
+        self.hybrid_weight = hybrid_weight
         self.bm25 = BM25Index([embedding_input(chunk) for chunk in self.chunks])
 
     @classmethod
@@ -201,7 +210,12 @@ class Retriever:
         """Order the first ``top`` of ``keys`` by MaxSim (:func:`maxsim_scores`), or by the
         retriever's ``reranker`` when it has one; those after keep their order (and a NaN score).
         Returns (keys, scores). Stored token vectors are used when the retriever has them, and
-        ``query_tokens`` when given."""
+        ``query_tokens`` when given.
+
+        With ``hybrid_weight`` w > 0, the candidates are ordered by the reciprocal rank fusion
+        (:func:`reciprocal_rank_fusion`, k = 60) of MaxSim's order and their order in ``keys``,
+        1/(60 + rank_MaxSim) + w/(60 + rank_first_stage), and scored by it: MaxSim alone throws
+        away what BM25 and the dense search agreed on. Book: Chapter 6, "Finding the passage"."""
         if self.reranker is not None:
             return self.reranker.rerank(query, keys, top)
         keys = np.asarray(keys, dtype=np.int64)
@@ -212,6 +226,11 @@ class Retriever:
             query_tokens = token_vectors([query], self.model)[0] if query_tokens is None else query_tokens
             scores = maxsim(query_tokens, [self.token_vectors[key] for key in head])
         order = np.lexsort((np.arange(len(head)), -scores))
+        if self.hybrid_weight > 0:
+            fused = reciprocal_rank_fusion([list(head[order]), list(head)], weights=(1.0, self.hybrid_weight))
+            head, scores = (np.array([key for key, _ in fused], dtype=np.int64),
+                            np.array([score for _, score in fused], dtype=np.float32))
+            order = np.arange(len(head))
         return (np.concatenate([head[order], tail]),
                 np.concatenate([scores[order], np.full(len(tail), np.nan, dtype=np.float32)]))
 
