@@ -1,7 +1,7 @@
 """Domain adaptation of MiniLM (embedlab.rag.adaptation) on a tiny corpus: pairs made as the
 docstring says (oracle: the chunk texts and BM25 itself), the loss falls, training is
-deterministic (trained twice: two trainings in all, shared by the tests), the cached model saves and loads, and a damaged cache file is detected by its
-checksum."""
+deterministic (two trainings in all, shared by the tests), the cached model saves and loads, and a
+damaged cache file is detected by its checksum."""
 
 import numpy as np
 import pytest

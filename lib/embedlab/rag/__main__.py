@@ -18,8 +18,8 @@ from embedlab.rag.evaluation import evaluate_retrievers
 from embedlab.rag.generation import GENERATORS
 from embedlab.rag.passage_questions import SPLITS, passage_questions
 from embedlab.rag.pipeline import MODES, SEARCH_HYBRID_WEIGHT, IngestReport, answer, ingest, search
-from embedlab.rag.remedies import (MODELS, RERANKERS, SEARCH_RERANKERS, deep_report, encoder_by_name,
-                                   reranker_by_name, sample_chunks, wikipedia_retriever)
+from embedlab.rag.remedies import (MODELS, RERANKERS, SEARCH_RERANKERS, cheap_remedy_report, deep_report,
+                                   encoder_by_name, reranker_by_name, sample_chunks, wikipedia_retriever)
 from embedlab.rag.retrieval import SEARCH_METHODS, Retriever
 
 
@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     deep_command.add_argument("--model", choices=MODELS, default="base", help="the encoder: base or adapted")
     deep_command.add_argument("--reranker", choices=RERANKERS, default="maxsim")
     deep_command.add_argument("--rerank-top", type=int, default=20)
+    deep_command.add_argument("--cheap", action="store_true",
+                              help="instead: every remedy that needs no training (deeper re-ranking, MaxSim fused "
+                                   "with the hybrid order), with the chosen encoder")
     commands.choices["search"].add_argument("--where", help='a Milvus filter, e.g. \'title == "Anarchism"\'')
     commands.choices["answer"].add_argument("--generator", choices=sorted(GENERATORS), default="extractive")
     return parser
@@ -159,7 +162,8 @@ def main(argv=None) -> int:
             _adapt(args.what)
         elif args.command == "evaluate-deep":
             retriever = wikipedia_retriever(args.model, show_progress=True)
-            report = deep_report(retriever, passage_questions(args.split), args.reranker, args.rerank_top, True)
+            report = (cheap_remedy_report(retriever, passage_questions(args.split)) if args.cheap else
+                      deep_report(retriever, passage_questions(args.split), args.reranker, args.rerank_top, True))
             print(f"{args.split} half, {args.model} encoder, {len(retriever.chunks):,} chunks")
             print(pd.DataFrame(report).T.round(3).to_string())
         elif args.command == "search":

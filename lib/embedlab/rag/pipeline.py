@@ -323,6 +323,7 @@ def answer(question: str, db_path, generator: Generator | None = None, k: int = 
     prompt (:func:`fit_prompt`) and let ``generator`` answer (default :func:`extractive_generator`).
     ``model``, ``reranker_for`` and ``hybrid_weight`` as in :func:`search`. Book: Chapter 6, "Generation with citations"."""
     generator = generator or extractive_generator
-    found = search(question, db_path, k, method, model=model, reranker_for=reranker_for, hybrid_weight=hybrid_weight)
+    found = search(question, db_path, k, method, model=model, reranker_for=reranker_for,
+                   hybrid_weight=hybrid_weight)
     prompt, hits = fit_prompt(question, found, generator)
     return Answer(question, generator(prompt), prompt, hits, found[len(hits):])

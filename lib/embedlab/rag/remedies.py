@@ -50,8 +50,9 @@ def encoder_by_name(name: str = "base", show_progress: bool = False):
 
 def reranker_by_name(name: str, chunks, show_progress: bool = False):
     """The re-ranker called ``name`` (:data:`SEARCH_RERANKERS`) for a retriever over ``chunks``:
-    None for MaxSim, alone or fused with the hybrid order (the :class:`Retriever`'s own), or the cross-encoder trained on the Wikipedia
-    sample (:func:`trained_reranker`, loaded from the cache or trained first) reading ``chunks``."""
+    None for MaxSim, alone or fused with the hybrid order (the :class:`Retriever`'s own), or the
+    cross-encoder trained on the Wikipedia sample (:func:`trained_reranker`, loaded from the cache
+    or trained first) reading ``chunks``."""
     if name not in SEARCH_RERANKERS:
         raise ValueError(f"unknown re-ranker {name!r}; choose one of {', '.join(SEARCH_RERANKERS)}")
     if name in ("maxsim", "maxsim+hybrid"):
