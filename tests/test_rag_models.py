@@ -143,3 +143,17 @@ def test_maxsim_fused_with_the_first_stage_order_matches_a_hand_worked_example()
         retrieval.Retriever(chunks, vectors, hybrid_weight=-1)
     with pytest.raises(ValueError, match="2 weights for 1 rankings"):
         retrieval.reciprocal_rank_fusion([["a"]], weights=(1, 2))
+
+
+def test_the_chapters_small_deep_index_is_chosen_by_the_titles_hash_alone():
+    import hashlib
+
+    from embedlab.rag import passage_questions
+
+    test_half = passage_questions.passage_questions("test")
+    by_hash = sorted(set(test_half["first_title"]), key=lambda title: hashlib.sha256(title.encode()).hexdigest())
+    assert remedies.articles_of("test", 3) == by_hash[:3]
+    documents, questions = remedies.deep_subset("test", 3)
+    assert sorted(d.title for d in documents) == sorted(by_hash[:3])
+    assert len(questions) == test_half["first_title"].isin(by_hash[:3]).sum() and set(questions["split"]) == {"test"}
+    assert all(len(d.text.split()) > 400 for d in documents)  # whole articles, not their first 400 words

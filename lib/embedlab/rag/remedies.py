@@ -134,10 +134,10 @@ def deep_report(retriever: Retriever, questions, reranker: str = "maxsim", reran
 #: The cheap remedies Chapter 6 measures, each a re-ranking setting of the same hybrid search:
 #: ``(rerank_top, hybrid_weight)`` of :meth:`Retriever.rerank`, or None for no re-ranking. The
 #: fused setting (MaxSim's order fused with the hybrid order, weight 0.5) was the best on the
-#: development half; the others are the default and deeper candidate lists.
-CHEAP_REMEDIES = {"hybrid, no re-ranking": None, "hybrid + MaxSim, top 20 (default)": (20, 0.0),
-                  "hybrid + MaxSim, top 50": (50, 0.0), "hybrid + MaxSim, top 100": (100, 0.0),
-                  "hybrid + MaxSim fused with hybrid, top 20": (20, 0.5)}
+#: development half and is :func:`~embedlab.rag.pipeline.search`'s default; the others are
+#: MaxSim alone, the book's re-ranker, over 20 (the ``Retriever``'s default), 50 and 100 candidates.
+CHEAP_REMEDIES = {"hybrid": None, "+ MaxSim, top 20": (20, 0.0), "+ MaxSim, top 50": (50, 0.0),
+                  "+ MaxSim, top 100": (100, 0.0), "+ MaxSim fused with hybrid, top 20 (default)": (20, 0.5)}
 
 
 def articles_of(split: str, n_articles: int) -> list[str]:
