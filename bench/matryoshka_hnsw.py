@@ -13,7 +13,9 @@ Both sides are tuned the same way for the same target: for each graph degree M i
 smallest efSearch of ``FULL_EF`` with recall@10 >= ``--target`` against exact search; the
 prefix graph, for each prefix m and shortlist s of ``SHORTLISTS``, the smallest efSearch of
 s × ``EF_FACTORS`` that reaches it (s whose exact prefix shortlist cannot reach the target
-are skipped: that ceiling is printed). Each side's three fastest settings are timed again,
+are skipped: that ceiling is printed; longer shortlists are not tried once one at the target
+takes twice the fastest). Each side's three fastest settings are timed again (for the prefix
+graph, among those ``--memory-ratio`` times smaller than the full graph that won),
 alternating, best of ``--repeats``, and each keeps its fastest. The final table times exact
 NumPy search, FAISS flat and the two winners in alternation, best of ``--repeats``, with the
 distances each graph computes per query (FAISS's ``hnsw_stats``). Everything runs on one
@@ -95,6 +97,8 @@ def main() -> None:
     parser.add_argument("--ef-construction", type=int, default=100)
     parser.add_argument("--dims", type=int, nargs="+", default=[64, 96], help="prefix lengths m")
     parser.add_argument("--target", type=float, default=0.95, help="recall@10 both must reach")
+    parser.add_argument("--memory-ratio", type=float, default=3.0,
+                        help="the prefix graph must be this many times smaller than the full graph")
     parser.add_argument("--noise", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=5)
@@ -164,9 +168,12 @@ def main() -> None:
                 megabytes = prefix.graph_bytes / 1e6
                 print(f"{dim}-d prefix HNSW, M={degree}: built in {build_s:.1f} s (load {build_load:.1f}), "
                       f"{megabytes:.0f} MB")
+                fastest_ms = np.inf  # at the target, with this graph
                 for size in SHORTLISTS:
                     if ceiling[dim][size] < args.target:
                         continue
+                    if prefix_runs and prefix_runs[-1]["recall"] >= args.target and prefix_runs[-1]["ms"] > 2 * fastest_ms:
+                        break  # longer shortlists only get slower
                     for factor in EF_FACTORS:
                         ef = int(factor * size)
                         ms, found = ms_per_query(lambda q, p=prefix, s=size, e=ef: p.search(q, s, k, e)[0], queries)
@@ -175,6 +182,7 @@ def main() -> None:
                         print(f"  s {size:>4} efSearch {ef:>4}: recall@{k} {prefix_runs[-1]['recall']:.3f}  "
                               f"{ms:.3f} ms per query")
                         if prefix_runs[-1]["recall"] >= args.target:
+                            fastest_ms = min(fastest_ms, ms)
                             break
 
         def full_engine(run):
@@ -184,15 +192,17 @@ def main() -> None:
         def prefix_engine(run):
             return lambda q: prefix_indexes[run["M"], run["m"]].search(q, run["s"], k, run["ef"])[0]
 
-        def fastest(runs, engine):
-            """The fastest of the three settings that were fastest at the target, timed again."""
-            good = sorted((run for run in runs if run["recall"] >= args.target), key=lambda run: run["ms"])[:3]
+        def fastest(runs, engine, allowed=lambda run: True):
+            """The fastest of the three ``allowed`` settings that were fastest at the target, timed again."""
+            good = sorted((run for run in runs if run["recall"] >= args.target and allowed(run)),
+                          key=lambda run: run["ms"])[:3]
             if not good:
                 return max(runs, key=lambda run: run["recall"])
             again = best_alternating({i: engine(run) for i, run in enumerate(good)}, queries, args.repeats)
             return good[min(again, key=again.get)]
 
-        full, prefix = fastest(full_runs, full_engine), fastest(prefix_runs, prefix_engine)
+        full = fastest(full_runs, full_engine)
+        prefix = fastest(prefix_runs, prefix_engine, lambda run: full["mb"] >= args.memory_ratio * run["mb"])
         print(f"\nfastest at recall@{k} >= {args.target}: full {full}\n  prefix {prefix}")
 
         full_name = f"FAISS HNSW, {full_dim}-d (M {full['M']}, ef {full['ef']})"
