@@ -43,7 +43,7 @@ from embedlab import cache, matryoshka, metrics, search, two_stage
 from threadpoolctl import threadpool_limits
 from two_stage_search import mrl_vectors
 
-FULL_EF = [16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 256, 320, 384, 512, 768, 1024]
+FULL_EF = [16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 256, 320, 384, 512, 768, 1024, 1536, 2048]
 SHORTLISTS = [20, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250, 300, 400, 600, 800]
 EF_FACTORS = [1, 1.25, 1.5, 2, 3, 4]
 

@@ -178,12 +178,13 @@ class PrefixGraphIndex:
     inner products q · x of the shortlist and keeps the ``k`` best. FAISS is used for the graph
     because the book does not teach HNSW and FAISS's is the reference implementation; the
     graph holds m of the D coordinates, so it needs about m/D of the memory of a graph over
-    the full vectors, while the full vectors are read only for s rows per query (they can
-    stay on disk, memory-mapped). ``graph_degree`` is HNSW's M (links per node) and
-    ``ef_construction`` the queue size while building; FAISS builds with as many threads as
-    OpenMP allows (one thread builds the same graph every time). ``graph``, when given, is
-    such a graph already built over these vectors' prefixes (say, loaded from disk), and
-    ``graph_degree`` and ``ef_construction`` are then not used.
+    the full vectors, while the full vectors are read only for s rows per query (a deployment
+    can leave them on disk, memory-mapped; here FAISS keeps a copy in memory).
+    ``graph_degree`` is HNSW's M (links per node) and ``ef_construction`` the queue size
+    while building; FAISS builds with as many threads as OpenMP allows (one thread builds
+    the same graph every time). ``graph``, when given, is such a graph already built over
+    these vectors' prefixes (say, loaded from disk); ``graph_degree`` and
+    ``ef_construction`` are then not used.
 
     Both stages run inside FAISS, one call per batch: the query's prefix is cut and scaled to
     length 1 by FAISS's ``RemapDimensionsTransform`` and ``NormalizationTransform``, and the
