@@ -18,20 +18,50 @@ def matryoshka_like(n: int, dim: int = 48, seed: int = 0) -> np.ndarray:
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
+def rescored_exactly(index, vectors, queries, shortlist_size: int, k: int) -> bool:
+    """Whether the k rows ``index`` returns are the k best of the graph's shortlist by the full
+    inner product, and their scores those inner products (computed here with NumPy in float64)."""
+    found, scores = index.search(queries, shortlist_size=shortlist_size, k=k)
+    prefixes = np.ascontiguousarray(matryoshka.truncate(queries, index.shortlist_dim))
+    shortlist = index.graph.search(prefixes, shortlist_size, params=faiss.SearchParametersHNSW(efSearch=shortlist_size))[1]
+    for query, rows, row_found, row_scores in zip(queries, shortlist, found, scores):
+        full = vectors[rows].astype(np.float64) @ query
+        if not (np.allclose(row_scores, np.sort(full)[::-1][:k], rtol=1e-5)
+                and np.allclose(vectors[row_found].astype(np.float64) @ query, row_scores, rtol=1e-5)
+                and set(row_found) <= set(rows)):
+            return False
+    return True
+
+
 def test_rescoring_is_exact_over_the_shortlist():
-    """The k returned rows are the k best of the graph's shortlist by the full inner product,
-    and their scores are those inner products (computed here with NumPy in float64)."""
     vectors = matryoshka_like(1_500)
     queries = matryoshka_like(20, seed=1)
     index = two_stage.PrefixGraphIndex(vectors, shortlist_dim=12, graph_degree=16)
-    found, scores = index.search(queries, shortlist_size=60, k=5)
-    prefixes = np.ascontiguousarray(matryoshka.truncate(queries, 12))
-    shortlist = index.graph.search(prefixes, 60, params=faiss.SearchParametersHNSW(efSearch=60))[1]
-    for query, rows, row_found, row_scores in zip(queries, shortlist, found, scores):
-        full = vectors[rows].astype(np.float64) @ query
-        np.testing.assert_allclose(row_scores, np.sort(full)[::-1][:5], rtol=1e-5)
-        np.testing.assert_allclose(vectors[row_found].astype(np.float64) @ query, row_scores, rtol=1e-5)
-        assert set(row_found) <= set(rows)
+    assert rescored_exactly(index, vectors, queries, shortlist_size=60, k=5)
+
+
+def test_the_check_rejects_rescoring_on_the_prefix():
+    """The mistake of rescoring with the prefixes instead of the full vectors: the same graph
+    over the same prefixes, but the vectors behind it have their last coordinates zeroed."""
+    vectors = matryoshka_like(1_500)
+    queries = matryoshka_like(20, seed=1)
+    index = two_stage.PrefixGraphIndex(vectors, shortlist_dim=12, graph_degree=16)
+    prefix_only = vectors.copy()
+    prefix_only[:, 12:] = 0
+    mistaken = two_stage.PrefixGraphIndex(prefix_only, shortlist_dim=12, graph=index.graph)
+    assert not rescored_exactly(mistaken, vectors, queries, shortlist_size=60, k=5)
+
+
+def test_a_graph_built_before_is_used_as_it_is():
+    vectors = matryoshka_like(1_000)
+    queries = matryoshka_like(10, seed=5)
+    built = two_stage.PrefixGraphIndex(vectors, shortlist_dim=12, graph_degree=16)
+    loaded = two_stage.PrefixGraphIndex(vectors, 12, graph=faiss.deserialize_index(faiss.serialize_index(built.graph)))
+    np.testing.assert_array_equal(loaded.search(queries, 50, 5)[0], built.search(queries, 50, 5)[0])
+    with pytest.raises(ValueError, match="prefixes"):
+        two_stage.PrefixGraphIndex(vectors, 16, graph=built.graph)
+    with pytest.raises(ValueError, match="prefixes"):
+        two_stage.PrefixGraphIndex(vectors[:500], 12, graph=built.graph)
 
 
 def test_with_everything_shortlisted_it_is_exact_search():
@@ -88,3 +118,13 @@ def test_search_engines_table_and_faiss_settings_restored():
     assert table["recall@10"].iloc[3] >= 0.9
     assert table["memory MB"].iloc[0] == vectors.nbytes / 1e6
     np.testing.assert_allclose(table["queries per second"] * table["ms per query"], 1e3)
+
+
+def test_the_shortlist_has_all_the_rows_asked_for():
+    """FAISS shortlists int(k · k_factor) rows, k_factor a float32: with k_factor = s / k,
+    11 · (13 / 11) rounds down to 12, and with 13 vectors one would never be scored. All must be."""
+    vectors = matryoshka_like(13)
+    queries = matryoshka_like(10, seed=6)
+    index = two_stage.PrefixGraphIndex(vectors, shortlist_dim=8, graph_degree=4)
+    np.testing.assert_array_equal(index.search(queries, shortlist_size=13, k=11, ef_search=50)[0],
+                                  search.exact_search(queries, vectors, 11)[0])

@@ -85,13 +85,13 @@ def _shortlist(prefix_queries: np.ndarray, prefix_index: np.ndarray, size: int, 
     return shortlist
 
 
-def _checked_queries(queries, index_full: np.ndarray, shortlist_size: int, k: int) -> np.ndarray:
-    """The queries as a float32 matrix, after the checks both two-stage indexes make: at least one
-    query, the index's dimension, and 1 <= k <= shortlist_size <= the number of indexed vectors."""
+def _checked_queries(queries, n: int, full_dim: int, shortlist_size: int, k: int) -> np.ndarray:
+    """The queries as a float32 matrix, after the checks both two-stage indexes make on an index
+    of n vectors of ``full_dim`` dimensions: at least one query, the index's dimension, and
+    1 <= k <= shortlist_size <= n."""
     queries = as_float32_matrix(queries, "queries")
     if len(queries) == 0:
         raise ValueError("there are no queries to search for")
-    n, full_dim = index_full.shape
     if queries.shape[1] != full_dim:
         raise ValueError(f"dimension mismatch: queries have {queries.shape[1]} dimensions, the index {full_dim}")
     if not 1 <= k <= shortlist_size <= n:
@@ -153,7 +153,7 @@ class TwoStageIndex:
         (indices, scores), both (n_q, k), best first. Stage 1 scores ``block_size`` rows of the
         index at a time, by default as many as make 2^19 scores (2 MB) with the n_q queries,
         the whole index for one query; it changes the speed, not the result."""
-        queries = _checked_queries(queries, self.full, shortlist_size, k)
+        queries = _checked_queries(queries, *self.full.shape, shortlist_size, k)
         n = len(self.full)
         if block_size is None:
             block_size = max(2**19 // len(queries), 1)
@@ -178,10 +178,18 @@ class PrefixGraphIndex:
     inner products q · x of the shortlist and keeps the ``k`` best. FAISS is used for the graph
     because the book does not teach HNSW and FAISS's is the reference implementation; the
     graph holds m of the D coordinates, so it needs about m/D of the memory of a graph over
-    the full vectors, while the full vectors are read only for s rows per query (they can
-    stay on disk, memory-mapped). ``graph_degree`` is HNSW's M (links per node) and
-    ``ef_construction`` the queue size while building; FAISS builds with as many threads as
-    OpenMP allows (one thread builds the same graph every time). Book: Chapter 5,
+    the full vectors, while the full vectors are read only for s rows per query (a deployment
+    can leave them on disk, memory-mapped; here FAISS keeps a copy in memory).
+    ``graph_degree`` is HNSW's M (links per node) and ``ef_construction`` the queue size
+    while building; FAISS builds with as many threads as OpenMP allows (one thread builds
+    the same graph every time). ``graph``, when given, is such a graph already built over
+    these vectors' prefixes (say, loaded from disk); ``graph_degree`` and
+    ``ef_construction`` are then not used.
+
+    Both stages run inside FAISS, one call per batch: the query's prefix is cut and scaled to
+    length 1 by FAISS's ``RemapDimensionsTransform`` and ``NormalizationTransform``, and the
+    shortlist is rescored by ``IndexRefine`` over an exact ``IndexFlatIP`` of the full
+    vectors (its ``k_factor`` is s / k), so no Python runs per query. Book: Chapter 5,
     "Two-stage search with a graph index".
 
     >>> index = PrefixGraphIndex(np.array([[1, 0, 0], [0, 0.6, 0.8], [0.6, 0, 0.8]]), shortlist_dim=2)
@@ -189,14 +197,29 @@ class PrefixGraphIndex:
     [[2]]
     """
 
-    def __init__(self, index_full, shortlist_dim: int, graph_degree: int = 32, ef_construction: int = 40):
-        self.full = np.ascontiguousarray(as_float32_matrix(index_full, "index_full"))  # (n, D)
-        self.shortlist_dim = check_prefix_dim(shortlist_dim, self.full.shape[1])
-        if graph_degree < 2 or ef_construction < 1:
-            raise ValueError(f"need graph_degree >= 2 and ef_construction >= 1, got {graph_degree}, {ef_construction}")
-        self.graph = faiss.IndexHNSWFlat(self.shortlist_dim, graph_degree, faiss.METRIC_INNER_PRODUCT)
-        self.graph.hnsw.efConstruction = ef_construction
-        self.graph.add(np.ascontiguousarray(truncate(self.full, self.shortlist_dim)))
+    def __init__(self, index_full, shortlist_dim: int, graph_degree: int = 32, ef_construction: int = 40,
+                 graph=None):
+        full = np.ascontiguousarray(as_float32_matrix(index_full, "index_full"))  # (n, D)
+        self.n, self.full_dim = full.shape
+        self.shortlist_dim = check_prefix_dim(shortlist_dim, self.full_dim)
+        if graph is None:
+            if graph_degree < 2 or ef_construction < 1:
+                raise ValueError(f"need graph_degree >= 2 and ef_construction >= 1, got {graph_degree}, {ef_construction}")
+            graph = faiss.IndexHNSWFlat(self.shortlist_dim, graph_degree, faiss.METRIC_INNER_PRODUCT)
+            graph.hnsw.efConstruction = ef_construction
+            graph.add(np.ascontiguousarray(truncate(full, self.shortlist_dim)))
+        elif (graph.d, graph.ntotal, graph.metric_type) != (self.shortlist_dim, self.n, faiss.METRIC_INNER_PRODUCT):
+            raise ValueError(f"graph must be an inner-product index of the {self.n:,} vectors' {self.shortlist_dim}-d "
+                             f"prefixes, got {graph.ntotal:,} vectors of {graph.d} dimensions")
+        self.graph = graph
+        # The pieces are kept as attributes: FAISS's wrappers do not own the indexes they wrap.
+        self._prefix = faiss.RemapDimensionsTransform(self.full_dim, self.shortlist_dim, False)  # q[:m]
+        self._unit = faiss.NormalizationTransform(self.shortlist_dim, 2.0)  # q[:m] / ‖q[:m]‖
+        self._stage_1 = faiss.IndexPreTransform(self._unit, self.graph)
+        self._stage_1.prepend_transform(self._prefix)
+        self._full = faiss.IndexFlatIP(self.full_dim)
+        self._full.add(full)
+        self._two_stage = faiss.IndexRefine(self._stage_1, self._full)
 
     @property
     def graph_bytes(self) -> int:
@@ -207,22 +230,15 @@ class PrefixGraphIndex:
         """The ``k`` best rows for each query (n_q, D) among an approximate shortlist of
         ``shortlist_size`` by prefix cosine: (indices, scores), both (n_q, k), best first; the
         scores are the exact full inner products. ``ef_search`` (default and minimum: the
-        shortlist size) trades time for a shortlist closer to the exact one."""
-        queries = _checked_queries(queries, self.full, shortlist_size, k)
-        parameters = faiss.SearchParametersHNSW(efSearch=max(ef_search or shortlist_size, shortlist_size))
-        prefixes = np.ascontiguousarray(truncate(queries, self.shortlist_dim))
-        shortlist = np.sort(self.graph.search(prefixes, shortlist_size, params=parameters)[1], axis=1)  # (n_q, s)
-        # The full inner products of the shortlist, read straight from the full vectors by row
-        # (FAISS's fvec_inner_products_by_idx: no (n_q, s, D) copy; a row -1, where the graph
-        # found fewer than s rows, scores -inf).
-        full_scores = np.empty(shortlist.shape, dtype=np.float32)
-        queries = np.ascontiguousarray(queries)
-        faiss.fvec_inner_products_by_idx(faiss.swig_ptr(full_scores), faiss.swig_ptr(queries),
-                                         faiss.swig_ptr(self.full), faiss.swig_ptr(shortlist),
-                                         self.full.shape[1], len(queries), shortlist_size)
-        positions, scores = top_k(full_scores, k)
-        indices = np.take_along_axis(shortlist, positions, axis=1)
-        indices[scores == -np.inf] = -1
+        shortlist size) trades time for a shortlist closer to the exact one. Where the graph
+        returns fewer than k rows, the rest are -1 with score -inf."""
+        queries = _checked_queries(queries, self.n, self.full_dim, shortlist_size, k)
+        graph_parameters = faiss.SearchParametersHNSW(efSearch=max(ef_search or shortlist_size, shortlist_size))
+        parameters = faiss.IndexRefineSearchParameters(
+            k_factor=(shortlist_size + 0.5) / k,  # FAISS shortlists int(k · k_factor) rows, in float32: s
+            base_index_params=faiss.SearchParametersPreTransform(index_params=graph_parameters))
+        scores, indices = self._two_stage.search(queries, k, params=parameters)
+        scores[indices < 0] = -np.inf  # FAISS fills missing rows with -FLT_MAX
         return indices, scores
 
 
@@ -306,7 +322,7 @@ def two_stage_report(queries, index, dims, shortlists, k: int = 10, batch_size: 
                 ms = np.inf
                 for _ in range(repeats):
                     exact_ms = min(exact_ms, ms_per_query(lambda batch: exact_search(batch, index, k)))
-                    ms = min(ms, ms_per_query(lambda batch: two_stage.search(batch, size, k)))
+                    ms = min(ms, ms_per_query(lambda batch, engine=two_stage, size=size: engine.search(batch, size, k)))
                 rows.append({"prefix m": m, "shortlist s": size,
                              f"recall@{k}": recall_at_k(found, [set(row) for row in exact], k),
                              "ms per query": ms})
