@@ -16,7 +16,28 @@ A local Sphinx extension (``sphinx: local_extensions:`` in ``_config.yml``):
   then its output is empty, and the text below it jumps when it appears. Each widget view gets
   a placeholder of the height its pictures will take (the ``width``/``height`` that
   :mod:`embedlab.widgets` writes on every frame, scaled to the column as the picture is), which
-  the style sheet hides as soon as the widget is drawn.
+  the style sheet hides as soon as the widget is drawn. (``book/js/widgets-page.js`` draws each
+  widget when it comes near the screen.)
+- **A light page.** MyST-NB writes the page's widget state (every frame of every widget, 95 % of
+  a chapter's bytes) inline in the page's head, before its first word. It goes to a file of its
+  own, ``_widget_states/<page>.js``, named by a tag that the browser neither fetches nor runs;
+  ``widgets-page.js`` loads it when the first widget comes near the screen. The page's text
+  arrives and shows without waiting for it.
+- **Formulas typeset as the reader gets to them.** MathJax's start-up (and its first pass over
+  every formula of the page) costs more than 100 ms of a chapter's load, however far down the
+  first formula is. Its script tag is written as ``type="text/x-load-when-near"`` with
+  ``data-near=".math"``, which the browser neither fetches nor runs; ``_page_quality/page_quality.js``
+  loads it when a formula comes within a screen of the visible part of the page.
+- **Figures load as the reader gets to them**: every ``<img>`` of the page's text gets
+  ``loading="lazy"`` (the browser fetches it when it comes near the screen).
+- **No icon script.** pydata-sphinx-theme draws its icons from Font Awesome's web fonts and
+  style sheet, and also loads Font Awesome's 1.5 MB script, which only serves custom icons (the
+  book has none) and replaces every icon by an SVG as the page loads: the longest task of a
+  chapter's load after the widgets. Its ``<script>`` tag, written by the theme's template, is
+  taken out of every page when the build has finished.
+- **References a screen reader can list.** docutils marks each entry of a citation list
+  ``role="doc-biblioentry"``, a role ARIA 1.2 deprecates and which is not allowed as an item of
+  the ``role="list"`` around it: each entry becomes a ``listitem``.
 """
 
 from __future__ import annotations
@@ -153,10 +174,71 @@ def reserve_widget_space(body: str, state: dict) -> str:
     return _VIEW.sub(placeholder, body)
 
 
+#: The theme's Font Awesome script tag, at any depth of the page (``../_static/...``).
+ICON_SCRIPT = re.compile(r'\s*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>')
+
+
+def without_icon_script(page: str) -> str:
+    """The page without the theme's Font Awesome script (its icons come from the web fonts)."""
+    return ICON_SCRIPT.sub("", page)
+
+
+#: The type of a script tag the page loads only when what it serves comes near the screen
+#: (``_page_quality/page_quality.js``); ``data-near`` is a CSS selector of what it serves.
+LOAD_WHEN_NEAR = "text/x-load-when-near"
+
+
+def _replaced(asset, filename, attributes: dict):
+    """A script like ``asset`` (same kind, same priority) with another file and attributes."""
+    priority = {"priority": asset.priority} if hasattr(asset, "priority") else {}
+    return type(asset)(filename, **priority, **attributes)
+
+
+def load_math_when_near(assets: list, mathjax_path: str) -> list:
+    """The page's scripts, MathJax's (``mathjax_path``, which Sphinx puts under ``_static/``)
+    marked to be loaded when a formula comes near the screen."""
+    mathjax = {mathjax_path, f"_static/{mathjax_path}"}
+    return [_replaced(asset, asset.filename, {**asset.attributes, "type": LOAD_WHEN_NEAR, "data-near": ".math"})
+            if getattr(asset, "filename", None) in mathjax else asset for asset in assets]
+
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+#: The type of the tag that names a page's widget-state file, which book/js/widgets-page.js loads.
+WIDGET_STATE_FILE = "application/x-embedlab-widget-state"
+#: Where the pages' widget states go, under the site's root: ``_widget_states/chapters/01_x.js``.
+WIDGET_STATE_FOLDER = "_widget_states"
+
+
+def widget_state_in_a_file(assets: list, pagename: str, outdir) -> list:
+    """The page's scripts with its inline widget state written to ``_widget_states/<page>.js``
+    (as ``window.embedlabWidgetState = {...};``) and named by a tag of type ``WIDGET_STATE_FILE``."""
+    kept = []
+    for asset in assets:
+        attributes = getattr(asset, "attributes", {})
+        if attributes.get("type") == WIDGET_STATE:
+            path = f"{WIDGET_STATE_FOLDER}/{pagename}.js"
+            target = Path(outdir) / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(f"window.embedlabWidgetState = {attributes['body']};\n", encoding="utf-8")
+            asset = _replaced(asset, path, {"type": WIDGET_STATE_FILE})
+        kept.append(asset)
+    return kept
+
+
+def lazy_images(body: str) -> str:
+    """Every ``<img>`` without a ``loading`` attribute loaded lazily."""
+    return re.sub(r"<img (?![^>]*\bloading=)", '<img loading="lazy" ', body)
+
+
+def listed_references(body: str) -> str:
+    """Citation entries as items of their list (``role="listitem"``)."""
+    return body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def _widget_state(context: dict) -> dict | None:
     for asset in context.get("script_files", []):
         attributes = getattr(asset, "attributes", {})
-        if attributes.get("type") == "application/vnd.jupyter.widget-state+json":
+        if attributes.get("type") == WIDGET_STATE:
             return json.loads(attributes["body"])
     return None
 
@@ -173,17 +255,33 @@ def on_html_page_context(app, pagename, templatename, context, doctree):
     for key in ("script_files", "css_files"):
         if key in context:
             context[key] = unique_assets(context[key], drop_thebe)
+    if "script_files" in context and app.config.mathjax_path:
+        context["script_files"] = load_math_when_near(context["script_files"], app.config.mathjax_path)
     description = page_description(app.env.metadata.get(pagename, {}), doctree, app.config.project)
     if 'name="description"' not in context.get("metatags", ""):
         context["metatags"] = context.get("metatags", "") + f'\n<meta name="description" content="{html.escape(description)}" />'
+    if "body" in context:
+        context["body"] = lazy_images(listed_references(context["body"]))
     state = _widget_state(context)
     if state is not None and "body" in context:
         context["body"] = reserve_widget_space(context["body"], state)
+        context["script_files"] = widget_state_in_a_file(context["script_files"], pagename, app.outdir)
+
+
+def on_build_finished(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if ICON_SCRIPT.search(text):
+            page.write_text(without_icon_script(text), encoding="utf-8")
 
 
 def setup(app):
     app.connect("config-inited", on_config_inited)
     # After sphinx-thebe, the theme and MyST-NB have filled the context.
     app.connect("html-page-context", on_html_page_context, priority=900)
+    app.connect("build-finished", on_build_finished)
     app.add_css_file("page_quality.css")
+    app.add_js_file("page_quality.js", defer="defer")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

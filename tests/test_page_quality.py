@@ -82,3 +82,42 @@ def test_a_widget_keeps_the_place_of_its_controls_and_first_picture():
     reserved = page_quality.reserve_widget_space(body, state)
     assert reserved.count('class="widget-placeholder"') == 1  # the lone HTML widget's height is unknown
     assert f"aspect-ratio:{first.width}/{first.height}" in reserved
+
+
+def test_mathjax_is_marked_to_load_when_a_formula_comes_near():
+    """Sphinx puts MathJax under _static/; its tag gets a type the browser neither fetches nor runs,
+    and the selector of what it serves; every other script is left as it was."""
+    scripts = [_Asset("_static/doctools.js"), _Asset("_static/mathjax/tex-chtml.js", defer="defer")]
+    marked = page_quality.load_math_when_near(scripts, "mathjax/tex-chtml.js")
+    assert marked[0] is scripts[0]
+    assert marked[1].filename == "_static/mathjax/tex-chtml.js"
+    assert marked[1].attributes == {"defer": "defer", "type": "text/x-load-when-near", "data-near": ".math"}
+    assert page_quality.load_math_when_near(scripts, "other/mathjax.js") == scripts
+
+
+def test_the_widget_state_moves_to_a_file_the_page_names(tmp_path):
+    """The inline state becomes _widget_states/<page>.js, a script that sets the state for
+    widgets-page.js to read; the page keeps a tag naming the file and no copy of the state."""
+    import json
+
+    state = {"version_major": 2, "version_minor": 0, "state": {"a": {"model_name": "HTMLModel", "state": {"value": "</script>é"}}}}
+    scripts = [_Asset("_static/doctools.js"),
+               _Asset(None, type="application/vnd.jupyter.widget-state+json", body=json.dumps(state))]
+    kept = page_quality.widget_state_in_a_file(scripts, "chapters/01_x", tmp_path)
+    assert kept[0] is scripts[0]
+    assert kept[1].filename == "_widget_states/chapters/01_x.js"
+    assert kept[1].attributes == {"type": "application/x-embedlab-widget-state"}
+    written = (tmp_path / "_widget_states" / "chapters" / "01_x.js").read_text(encoding="utf-8")
+    assignment, value = written.split(" = ", 1)
+    assert assignment == "window.embedlabWidgetState" and value.endswith(";\n")
+    assert json.loads(value[:-2]) == state
+
+
+def test_the_icon_script_goes_and_references_are_list_items_and_images_lazy():
+    page = ('<link rel="preload" href="../_static/scripts/bootstrap.js" />\n'
+            '  <script defer src="../_static/scripts/fontawesome.js?digest=55c2"></script>\n<p>text</p>')
+    assert page_quality.without_icon_script(page) == '<link rel="preload" href="../_static/scripts/bootstrap.js" />\n<p>text</p>'
+    entry = '<div role="list" class="citation-list"><div class="citation" id="id49" role="doc-biblioentry">'
+    assert page_quality.listed_references(entry) == '<div role="list" class="citation-list"><div class="citation" id="id49" role="listitem">'
+    assert page_quality.lazy_images('<img alt="a" src="x.png" /><img loading="eager" src="y.png" />') == \
+        '<img loading="lazy" alt="a" src="x.png" /><img loading="eager" src="y.png" />'

@@ -1,8 +1,9 @@
 """The rendered book in a real browser (headless Chromium), with every off-site request blocked.
 
 Runs against `_build/html` (build it first with `make book`; EMBEDLAB_BOOK_HTML names another
-built book). Proves that the widgets work with no kernel and no CDN: they render, moving a control
-changes the picture, and no request leaves the machine; and what a reader needs of a page that
+built book). Proves that the widgets work with no kernel and no CDN: they render (each when it
+comes near the screen), moving a control changes the picture, and no request leaves the machine;
+and what a reader needs of a page that
 can be checked without Lighthouse (issue 17): no console error, a description, alt text for every
 picture, a name for every control, every control usable from the keyboard, no progress bar, no
 sideways scroll on a phone. Skipped when the book or Chromium is missing, except in CI (CI=true),
@@ -89,17 +90,27 @@ def chapter(request, site, browser):
     # What Lighthouse counts as console errors: a message logged as an error, a failed request.
     page.on("console", lambda message: page_errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{site}/chapters/{request.param}.html", wait_until="load")
+    _draw_every_widget(page)
     page.wait_for_selector(".widget-slider", timeout=30_000)
-    _wait_for_every_widget(page)
     yield page, off_site, page_errors, CHAPTERS[request.param]
     page.close()
 
 
-def _wait_for_every_widget(page):
-    """Until every widget view of the page is drawn (embed.js puts a .widget-subarea before each)."""
-    page.wait_for_function("""() => document.querySelectorAll('.widget-subarea').length >=
-        document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length""", timeout=30_000)
+#: A widget view in the page: waiting to be drawn (book/js/widgets-page.js) or drawn.
+VIEWS = ('script[type="application/vnd.jupyter.widget-view+json"], '
+         'script[type="application/x-embedlab-widget-view-waiting+json"]')
+
+
+def _draw_every_widget(page):
+    """Scroll to every widget view of the page, which draws it, and wait until all are drawn
+    (embed.js puts a .widget-subarea before each view)."""
+    outputs = page.locator(f"*:has(> :is({VIEWS}))")
+    for i in range(outputs.count()):
+        outputs.nth(i).scroll_into_view_if_needed()
+    page.wait_for_function(f"""() => document.querySelectorAll('.widget-subarea').length >=
+        document.querySelectorAll('{VIEWS}').length""", timeout=30_000)
     page.wait_for_timeout(300)
+    page.evaluate("window.scrollTo(0, 0)")
 
 
 def _wait_for_a_formula(page):
@@ -143,6 +154,36 @@ def test_every_page_has_a_description():
     for page in pages:
         found = re.search(r'<meta name="description" content="([^"]*)"', page.read_text())
         assert found and len(found[1]) >= 50, f"{page.name} has no description"
+
+
+def test_a_chapter_page_names_its_widget_state_instead_of_carrying_it():
+    """The widget state (every frame of every widget) is most of a chapter's bytes: the page names
+    the file that holds it (book/page_quality.py), which widgets-page.js loads for the first widget."""
+    if _missing_reason():
+        pytest.skip(_missing_reason())
+    for name in CHAPTERS:
+        page = (BOOK / "chapters" / f"{name}.html").read_text()
+        assert "application/vnd.jupyter.widget-state+json" not in page
+        tag = re.search(r'<script [^>]*type="application/x-embedlab-widget-state"[^>]*>', page)
+        assert tag, f"{name} names no widget state"
+        named = re.search(r'src="\.\./(_widget_states/[^"?]+)', tag[0])
+        assert (BOOK / named[1]).read_text().startswith("window.embedlabWidgetState = {")
+
+
+def test_mathjax_loads_when_a_formula_comes_near(site, browser):
+    """Chapter 1's first formula is screens below the top: the page loads without MathJax, and
+    typesets the formula once the reader scrolls to it (book/_page_quality/page_quality.js)."""
+    page = browser.new_page()
+    try:
+        page.goto(f"{site}/chapters/01_representation.html", wait_until="load")
+        page.wait_for_timeout(1000)
+        formula = page.locator(".math").first
+        assert formula.evaluate("e => e.getBoundingClientRect().top") > 3 * 900
+        assert page.evaluate("typeof MathJax.typesetPromise") == "undefined"
+        formula.scroll_into_view_if_needed()
+        formula.locator("mjx-container").wait_for(timeout=30_000)
+    finally:
+        page.close()
 
 
 def test_every_picture_has_alt_text(chapter):
@@ -202,11 +243,45 @@ def test_a_phone_wide_page_does_not_scroll_sideways_and_its_controls_fit(name, s
     try:
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"{site}/chapters/{name}.html", wait_until="load")
+        _draw_every_widget(page)
         page.wait_for_selector(".widget-slider, .widget-html", timeout=30_000)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         overflowing = page.evaluate("""() => [...document.querySelectorAll('.widget-slider, .widget-dropdown, .widget-toggle-buttons')]
             .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).length""")
         assert overflowing == 0
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("name", list(CHAPTERS))
+def test_a_widget_far_down_is_drawn_when_scrolled_to_keeps_its_place_and_works(name, site, browser):
+    """A page draws its widgets as they come near the screen, not all of them when it loads
+    (book/js/widgets-page.js): the last picture viewer of a chapter, screens below the top, is
+    not drawn after the load; scrolled to, it is drawn in the place its placeholder kept (no
+    jump), and its slider works from the keyboard."""
+    page = browser.new_page()
+    page_errors = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    page.on("console", lambda message: page_errors.append(message.text) if message.type == "error" else None)
+    try:
+        page.goto(f"{site}/chapters/{name}.html", wait_until="load")
+        page.wait_for_timeout(1000)
+        viewers = page.locator("*:has(> script + .widget-placeholder > .slider ~ span[style])")
+        if viewers.count() == 0:
+            pytest.skip("no picture viewer with a slider on this page")
+        viewer = viewers.last
+        assert viewer.evaluate("e => e.getBoundingClientRect().top") > 3 * 900, "the viewer is not far down"
+        assert page.locator(".widget-subarea").count() < page.locator(VIEWS).count()
+        assert viewer.locator(".widget-subarea").count() == 0
+        kept = viewer.evaluate("e => e.getBoundingClientRect().height")
+        viewer.scroll_into_view_if_needed()
+        viewer.locator(".widget-subarea .widget-slider").first.wait_for(timeout=30_000)
+        viewer.locator(".widget-subarea img").first.evaluate("img => img.decode()")
+        drawn = viewer.evaluate("e => e.getBoundingClientRect().height")
+        assert abs(drawn - kept) <= max(16, 0.05 * kept), f"the viewer was {kept:.0f} px high, drawn it is {drawn:.0f} px"
+        slider = viewer.locator(".widget-slider").first
+        assert _picture_changes(slider, lambda: _step_right(page, slider))
+        assert page_errors == []
     finally:
         page.close()
 
@@ -298,6 +373,7 @@ def test_every_page_works_under_a_sub_path(name, sub_path_site, browser):
     page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
     page.on("requestfailed", lambda request: failed.append(request.url))
     page.goto(f"{sub_path_site}chapters/{name}.html", wait_until="load")
+    _draw_every_widget(page)
     page.wait_for_selector(".widget-slider", timeout=30_000)
     _wait_for_a_formula(page)
     pictures = page.locator("img")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import to_rgb
+from matplotlib.colors import to_hex, to_rgb
 
 from embedlab.label_placement import leader_lines, place_labels
 
@@ -102,12 +102,12 @@ def context_window(tokens, centre: int, context: list[int]) -> str:
     pairs = [(tokens[centre], tokens[j]) for j in context]
     spans = []
     for i, token in enumerate(tokens):
-        if i == centre:
-            style = f"background:{PALETTE[4]};color:white;font-weight:bold"
+        if i == centre:  # colours with a contrast of at least 4.5 to their text (WCAG AA)
+            style = f"background:{to_hex(darker(PALETTE[4], 0.2))};color:white;font-weight:bold"
         elif i in context:
             style = f"background:{PALETTE[5]}"
         else:
-            style = "color:#777"
+            style = "color:#666"
         spans.append(f"<span style='{style};padding:2px 5px;margin:1px;border-radius:3px'>{token}</span>")
     listed = ", ".join(f"({a}, {b})" for a, b in pairs)
     return (f"<div style='font-size:1.05em;line-height:2'>{' '.join(spans)}</div>"
