@@ -54,11 +54,12 @@ serve:
 	$(RUN) python -m http.server 8000 --bind 127.0.0.1 --directory _build/html
 
 # html-manager's embed.js draws the core widgets without require.js; its source map and licence
-# file go beside it, with the Font Awesome files it finds from its own address.
+# file go beside it, with the Font Awesome files it finds from its own address. KaTeX's style
+# sheet finds its fonts in fonts/ beside it (the formulas are typeset at build time).
 js:
 	npm ci --prefix $(JS) --ignore-scripts --no-audit --no-fund
 	rm -rf _build/js-assets
-	mkdir -p $(ASSETS)/ipywidgets $(ASSETS)/mathjax
+	mkdir -p $(ASSETS)/ipywidgets $(ASSETS)/katex
 	cp $(JS)/widgets-page.js $(ASSETS)/ipywidgets/
 	cp $(MODULES)/@jupyter-widgets/html-manager/dist/embed.js \
 	   $(MODULES)/@jupyter-widgets/html-manager/dist/embed.js.map \
@@ -67,7 +68,7 @@ js:
 	   $(MODULES)/@jupyter-widgets/html-manager/dist/*.ttf \
 	   $(MODULES)/@jupyter-widgets/html-manager/dist/*.eot \
 	   $(MODULES)/@jupyter-widgets/html-manager/dist/*.svg $(ASSETS)/ipywidgets/
-	cp -r $(MODULES)/mathjax/es5/. $(ASSETS)/mathjax/
+	cp -r $(MODULES)/katex/dist/katex.min.css $(MODULES)/katex/dist/fonts $(ASSETS)/katex/
 
 clean:
 	rm -rf _build

@@ -23,11 +23,10 @@ A local Sphinx extension (``sphinx: local_extensions:`` in ``_config.yml``):
   own, ``_widget_states/<page>.js``, named by a tag that the browser neither fetches nor runs;
   ``widgets-page.js`` loads it when the first widget comes near the screen. The page's text
   arrives and shows without waiting for it.
-- **Formulas typeset as the reader gets to them.** MathJax's start-up (and its first pass over
-  every formula of the page) costs more than 100 ms of a chapter's load, however far down the
-  first formula is. Its script tag is written as ``type="text/x-load-when-near"`` with
-  ``data-near=".math"``, which the browser neither fetches nor runs; ``_page_quality/page_quality.js``
-  loads it when a formula comes within a screen of the visible part of the page.
+- **Formulas that are typeset when the book is built.** sphinxcontrib-katex writes every
+  formula as KaTeX's HTML (``_config.yml``), so no page runs a typesetting script; KaTeX
+  renders a formula it cannot parse as its source in red (``class="katex-error"``) without
+  failing, so each one is reported as a warning, which fails the ``-W`` build.
 - **Figures load as the reader gets to them**: every ``<img>`` of the page's text gets
   ``loading="lazy"`` (the browser fetches it when it comes near the screen).
 - **No icon script.** pydata-sphinx-theme draws its icons from Font Awesome's web fonts and
@@ -48,6 +47,9 @@ import re
 from pathlib import Path
 
 from docutils import nodes
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 #: Search engines show about 155-160 characters of a description.
 DESCRIPTION_LENGTH = 160
@@ -183,23 +185,10 @@ def without_icon_script(page: str) -> str:
     return ICON_SCRIPT.sub("", page)
 
 
-#: The type of a script tag the page loads only when what it serves comes near the screen
-#: (``_page_quality/page_quality.js``); ``data-near`` is a CSS selector of what it serves.
-LOAD_WHEN_NEAR = "text/x-load-when-near"
-
-
 def _replaced(asset, filename, attributes: dict):
     """A script like ``asset`` (same kind, same priority) with another file and attributes."""
     priority = {"priority": asset.priority} if hasattr(asset, "priority") else {}
     return type(asset)(filename, **priority, **attributes)
-
-
-def load_math_when_near(assets: list, mathjax_path: str) -> list:
-    """The page's scripts, MathJax's (``mathjax_path``, which Sphinx puts under ``_static/``)
-    marked to be loaded when a formula comes near the screen."""
-    mathjax = {mathjax_path, f"_static/{mathjax_path}"}
-    return [_replaced(asset, asset.filename, {**asset.attributes, "type": LOAD_WHEN_NEAR, "data-near": ".math"})
-            if getattr(asset, "filename", None) in mathjax else asset for asset in assets]
 
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -235,6 +224,15 @@ def listed_references(body: str) -> str:
     return body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
+#: A formula KaTeX could not typeset (``throwOnError: false``): its source, with the error as title.
+KATEX_ERROR = re.compile(r'<span class="katex-error" title="([^"]*)"')
+
+
+def katex_errors(body: str) -> list[str]:
+    """The error of every formula of the page that KaTeX could not typeset."""
+    return [html.unescape(title) for title in KATEX_ERROR.findall(body)]
+
+
 def _widget_state(context: dict) -> dict | None:
     for asset in context.get("script_files", []):
         attributes = getattr(asset, "attributes", {})
@@ -255,13 +253,13 @@ def on_html_page_context(app, pagename, templatename, context, doctree):
     for key in ("script_files", "css_files"):
         if key in context:
             context[key] = unique_assets(context[key], drop_thebe)
-    if "script_files" in context and app.config.mathjax_path:
-        context["script_files"] = load_math_when_near(context["script_files"], app.config.mathjax_path)
     description = page_description(app.env.metadata.get(pagename, {}), doctree, app.config.project)
     if 'name="description"' not in context.get("metatags", ""):
         context["metatags"] = context.get("metatags", "") + f'\n<meta name="description" content="{html.escape(description)}" />'
     if "body" in context:
         context["body"] = lazy_images(listed_references(context["body"]))
+        for message in katex_errors(context["body"]):
+            logger.warning(f"KaTeX cannot typeset a formula: {message}", location=pagename)
     state = _widget_state(context)
     if state is not None and "body" in context:
         context["body"] = reserve_widget_space(context["body"], state)
@@ -283,5 +281,4 @@ def setup(app):
     app.connect("html-page-context", on_html_page_context, priority=900)
     app.connect("build-finished", on_build_finished)
     app.add_css_file("page_quality.css")
-    app.add_js_file("page_quality.js", defer="defer")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

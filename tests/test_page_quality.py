@@ -1,5 +1,6 @@
 """book/page_quality.py, the Sphinx extension behind every page's meta description, its console
-free of errors and the place its widgets keep while they are drawn (issue 17)."""
+free of errors, the place its widgets keep while they are drawn and its formulas typeset at build
+time (issue 17)."""
 
 import sys
 from pathlib import Path
@@ -84,15 +85,20 @@ def test_a_widget_keeps_the_place_of_its_controls_and_first_picture():
     assert f"aspect-ratio:{first.width}/{first.height}" in reserved
 
 
-def test_mathjax_is_marked_to_load_when_a_formula_comes_near():
-    """Sphinx puts MathJax under _static/; its tag gets a type the browser neither fetches nor runs,
-    and the selector of what it serves; every other script is left as it was."""
-    scripts = [_Asset("_static/doctools.js"), _Asset("_static/mathjax/tex-chtml.js", defer="defer")]
-    marked = page_quality.load_math_when_near(scripts, "mathjax/tex-chtml.js")
-    assert marked[0] is scripts[0]
-    assert marked[1].filename == "_static/mathjax/tex-chtml.js"
-    assert marked[1].attributes == {"defer": "defer", "type": "text/x-load-when-near", "data-near": ".math"}
-    assert page_quality.load_math_when_near(scripts, "other/mathjax.js") == scripts
+#: What KaTeX 0.16.22 (sphinxcontrib-katex's, with its throwOnError: false) writes for ``\frac{1}{``.
+KATEX_PARSE_ERROR = ('<span class="katex-error" title="ParseError: KaTeX parse error: Unexpected end of input in a '
+                     'macro argument, expected &#x27;}&#x27; at end of input: \\frac{1}{" style="color:#cc0000">\\frac{1}{</span>')
+
+
+def test_a_formula_katex_cannot_typeset_is_reported_and_a_typeset_one_is_not():
+    """KaTeX does not fail on a formula it cannot parse: it writes its source in red. The build
+    must hear of it (page_quality.py turns each into a warning, which fails the -W build)."""
+    typeset = ('<span class="math notranslate nohighlight"><span class="katex"><span class="katex-mathml">'
+               '<math xmlns="http://www.w3.org/1998/Math/MathML"><mi>x</mi></math></span></span></span>')
+    assert page_quality.katex_errors(typeset) == []
+    errors = page_quality.katex_errors(f"<p>{typeset} and {KATEX_PARSE_ERROR}</p>")
+    assert errors == [("ParseError: KaTeX parse error: Unexpected end of input in a macro argument, "
+                       "expected '}' at end of input: \\frac{1}{")]
 
 
 def test_the_widget_state_moves_to_a_file_the_page_names(tmp_path):

@@ -114,12 +114,12 @@ def _draw_every_widget(page):
 
 
 def _wait_for_a_formula(page):
-    """Until the page's first formula is typeset: MathJax typesets a formula as it nears the
-    screen (its ui/lazy extension), so scroll to one first."""
-    formula = page.locator(".math").first
-    if formula.count():
-        formula.scroll_into_view_if_needed()
-    page.wait_for_selector("mjx-container", timeout=30_000)
+    """Until the page's first formula shows in KaTeX's fonts, which the book serves: the build
+    typeset it (sphinxcontrib-katex), the page only needs its style sheet and fonts."""
+    formula = page.locator(".math .katex").first
+    formula.scroll_into_view_if_needed()
+    formula.wait_for(state="visible", timeout=30_000)
+    page.wait_for_function("document.fonts.ready.then(() => document.fonts.check('16px KaTeX_Main'))", timeout=30_000)
 
 
 def _viewer_of(control):
@@ -170,18 +170,45 @@ def test_a_chapter_page_names_its_widget_state_instead_of_carrying_it():
         assert (BOOK / named[1]).read_text().startswith("window.embedlabWidgetState = {")
 
 
-def test_mathjax_loads_when_a_formula_comes_near(site, browser):
-    """Chapter 1's first formula is screens below the top: the page loads without MathJax, and
-    typesets the formula once the reader scrolls to it (book/_page_quality/page_quality.js)."""
+#: A formula of the page (sphinxcontrib-katex's element), with what follows it: KaTeX's HTML
+#: when the build typeset it (a display formula may carry its number first).
+FORMULA = re.compile(r'<(?:span|div) class="math">\s*(?:<span class="eqno">.*?</span>\s*)?(<span class="katex)?')
+
+
+def test_every_formula_is_typeset_when_the_book_is_built():
+    """Every formula of every chapter is KaTeX's HTML in the built page (no TeX left for a script
+    to typeset, no formula KaTeX could not parse), and no page loads MathJax."""
+    if _missing_reason():
+        pytest.skip(_missing_reason())
+    for name in CHAPTERS:
+        page = (BOOK / "chapters" / f"{name}.html").read_text()
+        formulas = FORMULA.findall(page)
+        assert formulas and all(formulas), f"{name}: a formula is not typeset"
+        assert "katex-error" not in page
+        assert not re.search(r"<script[^>]*mathjax", page, flags=re.IGNORECASE)
+        # KaTeX keeps each formula's source for screen readers and copying, as MathML's annotation.
+        main = re.sub(r'<annotation encoding="application/x-tex">.*?</annotation>', "", page.split("<main", 1)[1], flags=re.DOTALL)
+        assert "\\(" not in main and "\\[" not in main and "$$" not in main, f"{name}: TeX left in the page"
+
+
+def test_a_formula_shows_with_no_script_and_nothing_from_elsewhere(site, browser):
+    """Chapter 5's first formula is near the top: it shows in KaTeX's fonts, served by the book,
+    and the page asks for no typesetting script (MathJax's start-up was most of its load)."""
     page = browser.new_page()
+    requests, failed = [], []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
     try:
-        page.goto(f"{site}/chapters/01_representation.html", wait_until="load")
-        page.wait_for_timeout(1000)
-        formula = page.locator(".math").first
-        assert formula.evaluate("e => e.getBoundingClientRect().top") > 3 * 900
-        assert page.evaluate("typeof MathJax.typesetPromise") == "undefined"
-        formula.scroll_into_view_if_needed()
-        formula.locator("mjx-container").wait_for(timeout=30_000)
+        page.goto(f"{site}/chapters/05_matryoshka.html", wait_until="load")
+        _wait_for_a_formula(page)
+        formula = page.locator(".math .katex-html").first
+        assert formula.evaluate("e => getComputedStyle(e.querySelector('.mord') || e).fontFamily").startswith("KaTeX_")
+        assert formula.evaluate("e => e.getBoundingClientRect().width") > 10
+        assert [url for url in requests if "mathjax" in url.lower() or "katex.min.js" in url] == []
+        assert any("_static/katex/katex.min.css" in url for url in requests)
+        assert all(url.startswith(site + "/") for url in requests)
+        assert failed == []
     finally:
         page.close()
 
