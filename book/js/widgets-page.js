@@ -1,32 +1,7 @@
 // What the book adds to @jupyter-widgets/html-manager's embed.js on a page with widgets, and how
 // the page loads it (nb_ipywidgets_js in _config.yml); served by the book itself.
 (function () {
-  // 1. The HTML manager typesets widget labels with MathJax 2's API, MathJax.Hub.Queue; the
-  //    book loads MathJax 3, which has no Hub, so every label threw a TypeError. Whenever
-  //    window.MathJax is set (first the config object, then MathJax 3 itself), give it a Hub
-  //    whose Queue typesets the element with MathJax 3's typesetPromise once MathJax is ready.
-  function withHub(mathjax) {
-    if (mathjax && typeof mathjax === "object" && !mathjax.Hub) {
-      mathjax.Hub = {
-        Queue: function (command) {
-          var element = command[2];
-          var ready = mathjax.startup && mathjax.startup.promise ? mathjax.startup.promise : Promise.resolve();
-          ready.then(function () {
-            if (mathjax.typesetPromise) return mathjax.typesetPromise([element]);
-          });
-        },
-      };
-    }
-    return mathjax;
-  }
-  var mathjax = withHub(window.MathJax);
-  Object.defineProperty(window, "MathJax", {
-    configurable: true,
-    get: function () { return mathjax; },
-    set: function (value) { mathjax = withHub(value); },
-  });
-
-  // 2. Every control gets an accessible name, its widget's description. ipywidgets ties the
+  // 1. Every control gets an accessible name, its widget's description. ipywidgets ties the
   //    description to a <select> or <input> with <label for>, but a slider's handle (noUiSlider,
   //    role="slider") and a row of toggle buttons have no name; a screen reader would announce
   //    "slider" alone. Toggle buttons also say which one is chosen (aria-pressed).
@@ -73,7 +48,7 @@
     }).observe(document.documentElement, { childList: true, subtree: true, attributes: true, attributeFilter: ["class"] });
   }
 
-  // 3. Each widget is drawn when it comes near the screen, not every widget of the page at once.
+  // 2. Each widget is drawn when it comes near the screen, not every widget of the page at once.
   //    embed.js (1.9 MB) draws every widget view of the page on the load event, 0.3-0.5 s of
   //    work on a chapter before the reader can scroll, most of it for widgets far below; and the
   //    page's widget state (every frame of every widget) is most of its bytes. So the page loads
