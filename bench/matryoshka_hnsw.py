@@ -139,9 +139,7 @@ def main() -> None:
             prefix_queries, prefixes = matryoshka.truncate(queries, dim), matryoshka.truncate(index, dim)
             best_prefix = np.vstack([search.exact_search(prefix_queries[i : i + 100], prefixes, max(SHORTLISTS))[0]
                                      for i in range(0, len(queries), 100)])
-            ceiling[dim] = {size: float(np.mean([len(relevant_row & set(row[:size])) / k
-                                                 for relevant_row, row in zip(relevant, best_prefix)]))
-                            for size in SHORTLISTS}
+            ceiling[dim] = {size: metrics.recall_at_k(best_prefix, relevant, size) for size in SHORTLISTS}
             print(f"exact {dim}-d prefix shortlist keeps of the top {k}: "
                   + " ".join(f"s={size}:{share:.3f}" for size, share in ceiling[dim].items()))
         del prefixes, best_prefix

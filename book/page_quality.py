@@ -118,16 +118,6 @@ def unique_assets(assets: list, drop_thebe: bool) -> list:
 _VIEW = re.compile(r'<script type="application/vnd\.jupyter\.widget-view\+json">(\{.*?\})</script>')
 
 
-def _png_size(data: str) -> tuple[int, int] | None:
-    import base64
-    import struct
-
-    head = base64.b64decode(data[:32] + "=" * (-len(data[:32]) % 4))
-    if not head.startswith(b"\x89PNG"):
-        return None
-    return struct.unpack(">II", head[16:24])
-
-
 #: Models drawn as one row of controls above a viewer's pictures.
 CONTROLS = {"SelectionSliderModel", "IntSliderModel", "FloatSliderModel", "DropdownModel", "ToggleButtonsModel",
             "SelectModel", "RadioButtonsModel", "CheckboxModel", "ToggleButtonModel", "TextModel", "IntTextModel",
@@ -145,12 +135,6 @@ def placeholder_parts(model_id: str, models: dict) -> list:
     if name == "HTMLModel":
         found = re.search(r'<img [^>]*width="(\d+)" height="(\d+)"', state.get("value", ""))
         return [(int(found[1]), int(found[2]))] if found else []
-    if name == "ImageModel":
-        size = _png_size(model["buffers"][0].get("data", "")) if model.get("buffers") else None
-        if size and str(state.get("width", "")).isdigit():
-            width = int(state["width"])
-            return [(width, round(size[1] * width / size[0]))]
-        return []
     children = [c.removeprefix("IPY_MODEL_") for c in state.get("children", [])]
     if name == "StackModel":
         index = state.get("selected_index") or 0

@@ -85,8 +85,8 @@ def test_the_cached_model_loads_and_a_damaged_file_is_trained_again_to_the_same_
 
 def test_adapted_embeddings_are_cached_under_the_weights_not_the_base_model(chunks, trained):
     folder, adapted = trained
-    vectors, tokens = adaptation.embed_with(adapted, chunks)
-    assert len(list(folder.glob("minilm-adapted-tokens-*.npz"))) == 1
+    vectors, tokens = dense.embed_chunks(chunks, adapted.model, with_tokens=True)
+    assert len(list(folder.glob("minilm-tokens-*.npz"))) == 1
     expected = adapted.model.encode([dense.embedding_input(c) for c in chunks], normalize_embeddings=True)
     np.testing.assert_allclose(vectors, expected, atol=1e-4)
     assert len(tokens) == len(chunks) and all(t.dtype == np.float16 for t in tokens)

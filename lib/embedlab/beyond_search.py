@@ -55,18 +55,6 @@ def unit_rows(matrix) -> np.ndarray:
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
 
 
-def mean_vectors(vectors, groups) -> tuple[list, np.ndarray]:
-    """One unit vector per group: the normalised mean of its rows. Returns (group names in order of
-    first appearance, (n_groups, d) array). Book: Chapter 7, one vector per article."""
-    groups = list(groups)
-    names = list(dict.fromkeys(groups))
-    index = {name: i for i, name in enumerate(names)}
-    rows = np.array([index[g] for g in groups])
-    sums = np.zeros((len(names), np.shape(vectors)[1]))
-    np.add.at(sums, rows, np.asarray(vectors, dtype=np.float64))
-    return names, unit_rows(sums)
-
-
 def tfidf_vectors(texts):
     """TF-IDF vectors of ``texts`` (scikit-learn's ``TfidfVectorizer``: English stop words removed,
     sublinear term frequency, rows of unit length), a sparse (n, vocabulary) matrix. The vocabulary

@@ -325,7 +325,7 @@ def _text_width(text: str, font_size: float) -> float:
 def _map_style(n_colours: int) -> str:
     """CSS of :func:`embedding_map_svg`: a class per palette colour for dots (``c0``...) and
     words (``t0``..., darker), ``u`` for unlabelled dots; a dot under the pointer gets a black ring."""
-    hexes = ["#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in darker(p))) for p in PALETTE[:n_colours]]
+    hexes = [to_hex(darker(p)) for p in PALETTE[:n_colours]]
     return (".embedding-map circle{stroke:#fff;stroke-width:.6}.embedding-map circle:hover{stroke:#000;stroke-width:2}"
             ".embedding-map .u{fill-opacity:.55}"
             ".embedding-map text[class]{text-anchor:middle;dominant-baseline:central;pointer-events:none}"

@@ -17,7 +17,7 @@ import numpy as np
 from embedlab import cache, progress
 from embedlab.bm25 import BM25Index
 from embedlab.contrastive import info_nce
-from embedlab.encoders import best_device, encode_with_tokens, load_minilm, minilm_version
+from embedlab.encoders import best_device, load_minilm, minilm_version
 from embedlab.rag.dense import embedding_input
 from embedlab.text import sentences
 from embedlab.training import gradient_step, one_thread, shuffled_batches
@@ -202,20 +202,3 @@ def adapted_minilm(chunks, config: AdaptationConfig = AdaptationConfig(), device
     model = load_state_arrays(copy.deepcopy(load_minilm(device)), weights)
     model.max_seq_length = load_minilm(device).max_seq_length  # read chunks as the base model does
     return AdaptedModel(model, cache.checksum(weights), saved["losses"], float(saved["seconds"]))
-
-
-def embed_with(adapted: AdaptedModel, chunks, show_progress: bool = False) -> tuple[np.ndarray, list]:
-    """Embeddings and token vectors (float16) of ``chunks`` by an adapted model, as
-    :func:`~embedlab.rag.dense.embed_chunks` makes them with the base model, cached under the
-    weights' checksum (never under the base model's key)."""
-    texts = [embedding_input(chunk) for chunk in chunks]
-
-    def compute():
-        with one_thread():
-            embeddings, tokens = encode_with_tokens(texts, adapted.model, show_progress=show_progress)
-        return {"embeddings": embeddings, "lengths": np.array([len(t) for t in tokens], dtype=np.int64),
-                "tokens": np.concatenate(tokens).astype(np.float16)}
-
-    saved = cache.cached_arrays("minilm-adapted-tokens", ("adapted", adapted.checksum, texts), compute)
-    offsets = np.concatenate([[0], np.cumsum(saved["lengths"])])
-    return saved["embeddings"], [saved["tokens"][a:b] for a, b in zip(offsets[:-1], offsets[1:])]

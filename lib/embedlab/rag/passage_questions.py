@@ -22,6 +22,7 @@ import pandas as pd
 
 from embedlab import data
 from embedlab.metrics import mrr, ndcg_at_k, recall_at_k
+from embedlab.rag.evaluation import document_ranking
 
 PASSAGE_QUESTIONS_FILE = data.DATA_DIR / "passage_questions.jsonl"
 SPLITS = ("dev", "test")
@@ -83,7 +84,7 @@ def passage_report(rank, questions: pd.DataFrame, chunks, k: int = 5) -> dict:
         keys = list(rank(question.question))
         seconds.append(time.perf_counter() - started)
         labels.append(["answer" if holds_answer(chunks[key], question) else int(key) for key in keys])
-        articles.append(list(dict.fromkeys(chunks[key].doc_id for key in keys)))
+        articles.append(document_ranking(chunks, keys))
     found = [{"answer"}] * len(labels)
     return {f"passage@{k}": recall_at_k(labels, found, k),
             f"article@{k}": recall_at_k(articles, list(questions["relevant_titles"]), k),

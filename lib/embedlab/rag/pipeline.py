@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from embedlab import progress
-from embedlab.encoders import (MODEL_NAME, encode_with_tokens, encoder_key, load_minilm, minilm_window,
-                               weights_checksum)
+from embedlab.encoders import MODEL_NAME, encode_with_tokens, encoder_key, load_minilm, minilm_window
 from embedlab.rag.chunking import ChunkingConfig, chunk_documents, token_counts
 from embedlab.rag.corpora import Document, help_centre, wikipedia_documents
 from embedlab.rag.dense import embed_chunks, embedding_input
@@ -175,9 +174,10 @@ def encoder_name(model=None) -> str:
     name, "fine-tuned", and the SHA-256 of the weights (:func:`~embedlab.encoders.weights_checksum`):
     two models' vectors live in two different spaces, so a question must be embedded by the
     model that embedded the chunks."""
-    if encoder_key(model)[0] != "weights-sha256":
+    key = encoder_key(model)  # ("weights-sha256", checksum, max_seq_length) for a fine-tuned model
+    if key[0] != "weights-sha256":
         return MODEL_NAME
-    return f"{MODEL_NAME} fine-tuned, weights sha256:{weights_checksum(model)}"
+    return f"{MODEL_NAME} fine-tuned, weights sha256:{key[1]}"
 
 
 def ingest(source, db_path, config: ChunkingConfig = ChunkingConfig(), show_progress: bool = True,

@@ -13,10 +13,10 @@ import hashlib
 import numpy as np
 
 from embedlab.encoders import encode
-from embedlab.rag.adaptation import AdaptationConfig, adapted_minilm, embed_with
+from embedlab.rag.adaptation import AdaptationConfig, adapted_minilm
 from embedlab.rag.chunking import ChunkingConfig, chunk_documents
 from embedlab.rag.corpora import wikipedia_documents
-from embedlab.rag.dense import embedding_input
+from embedlab.rag.dense import embed_chunks, embedding_input
 from embedlab.rag.cross_encoder import CrossEncoderConfig, trained_reranker
 from embedlab.rag.passage_questions import passage_questions, passage_report
 from embedlab.rag.retrieval import Retriever
@@ -87,14 +87,14 @@ class EncoderRescorer:
 def wikipedia_retriever(model: str = "base", show_progress: bool = False) -> Retriever:
     """A :class:`Retriever` over the whole Wikipedia sample (5,889 chunks) with the base MiniLM
     (its embeddings cached by :func:`~embedlab.rag.dense.embed_chunks`) or the adapted one
-    (trained or loaded by :func:`adapted_minilm`, embeddings by :func:`embed_with`)."""
+    (trained or loaded by :func:`adapted_minilm`, embeddings by :func:`~embedlab.rag.dense.embed_chunks`, cached under its weights)."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if model == "base":
         return Retriever.from_documents(wikipedia_documents(), show_progress=show_progress)
     chunks = sample_chunks()
     adapted = adapted_minilm(chunks, AdaptationConfig(), show_progress=show_progress)
-    vectors, tokens = embed_with(adapted, chunks, show_progress=show_progress)
+    vectors, tokens = embed_chunks(chunks, adapted.model, show_progress=show_progress, with_tokens=True)
     return Retriever(chunks, ExactVectors(vectors), adapted.model, tokens)
 
 
@@ -173,33 +173,3 @@ def cheap_remedy_report(retriever: Retriever, questions, settings=None) -> dict:
                 q, "hybrid+rerank", max(100, top), top)[0]
         reports[name] = passage_report(rank, questions, retriever.chunks)
     return reports
-
-
-def remedy_table(split: str = "test", rerank_top: int = 20, show_progress: bool = False) -> dict:
-    """Every remedy measured on one half of the deep questions over the whole sample, as
-    ``{method: passage_report}``: dense search and hybrid search re-ranked by MaxSim (the book's
-    default, base MiniLM), by the cross-encoder and by the adapted encoder. Cached as JSON
-    (:func:`embedlab.cache.cached_json`) under the question file, the corpus, both training
-    configs, ``rerank_top`` and the software versions, so a chapter reads the numbers without
-    loading the 5,889-chunk index; latencies are those of the run that filled the cache."""
-    import hashlib
-
-    from embedlab import cache
-    from embedlab.rag.adaptation import corpus_fingerprint, software_versions
-    from embedlab.rag.passage_questions import PASSAGE_QUESTIONS_FILE
-
-    questions_sha = hashlib.sha256(PASSAGE_QUESTIONS_FILE.read_bytes()).hexdigest()
-    chunks = chunk_documents(wikipedia_documents(), ChunkingConfig())
-    key = ("remedy-table", split, rerank_top, questions_sha, corpus_fingerprint(chunks), repr(AdaptationConfig()),
-           repr(CrossEncoderConfig()), software_versions())
-
-    def measure():
-        retriever = wikipedia_retriever("base", show_progress=show_progress)
-        questions = passage_questions(split)
-        report = deep_report(retriever, questions, "maxsim", rerank_top, show_progress)
-        for second in ("cross-encoder", "adapted-encoder"):
-            report.update({name: value for name, value in
-                           deep_report(retriever, questions, second, rerank_top, show_progress).items() if name != "dense"})
-        return report
-
-    return cache.cached_json("remedy-table", key, measure)
