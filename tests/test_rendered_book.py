@@ -72,9 +72,9 @@ def browser(site, tmp_path_factory):
         context.close()
 
 
-@pytest.fixture(params=list(CHAPTERS))
-def chapter(request, site, browser):
-    """A chapter page, loaded with every request off 127.0.0.1 aborted and recorded."""
+def _open_chapter(site, browser, name):
+    """A chapter page, loaded with every request off 127.0.0.1 aborted and recorded, and every
+    widget drawn: (page, off-site requests, page errors, how many picture viewers it has)."""
     page = browser.new_page()
     off_site, page_errors = [], []
 
@@ -89,11 +89,27 @@ def chapter(request, site, browser):
     page.on("pageerror", lambda error: page_errors.append(str(error)))
     # What Lighthouse counts as console errors: a message logged as an error, a failed request.
     page.on("console", lambda message: page_errors.append(message.text) if message.type == "error" else None)
-    page.goto(f"{site}/chapters/{request.param}.html", wait_until="load")
+    page.goto(f"{site}/chapters/{name}.html", wait_until="load")
     _draw_every_widget(page)
     page.wait_for_selector(".widget-slider", timeout=30_000)
-    yield page, off_site, page_errors, CHAPTERS[request.param]
-    page.close()
+    return page, off_site, page_errors, CHAPTERS[name]
+
+
+@pytest.fixture(scope="module", params=list(CHAPTERS))
+def loaded_chapter(request, site, browser):
+    """A chapter page loaded once for the checks that only read it; a check that moves a control
+    takes a fresh page (:func:`chapter`)."""
+    opened = _open_chapter(site, browser, request.param)
+    yield opened
+    opened[0].close()
+
+
+@pytest.fixture(params=list(CHAPTERS))
+def chapter(request, site, browser):
+    """A fresh chapter page, for a check that moves its controls."""
+    opened = _open_chapter(site, browser, request.param)
+    yield opened
+    opened[0].close()
 
 
 #: A widget view in the page: waiting to be drawn (book/js/widgets-page.js) or drawn.
@@ -103,10 +119,15 @@ VIEWS = ('script[type="application/vnd.jupyter.widget-view+json"], '
 
 def _draw_every_widget(page):
     """Scroll to every widget view of the page, which draws it, and wait until all are drawn
-    (embed.js puts a .widget-subarea before each view)."""
-    outputs = page.locator(f"*:has(> :is({VIEWS}))")
-    for i in range(outputs.count()):
-        outputs.nth(i).scroll_into_view_if_needed()
+    (embed.js puts a .widget-subarea before each view). The page scrolls itself, two frames per
+    view for its IntersectionObserver to see it: Playwright's own scrolling waits for each
+    output to stop moving, about 4 s a widget."""
+    page.evaluate(f"""async () => {{
+        for (const view of document.querySelectorAll('{VIEWS}')) {{
+            view.parentElement.scrollIntoView();
+            await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+        }}
+    }}""")
     page.wait_for_function(f"""() => document.querySelectorAll('.widget-subarea').length >=
         document.querySelectorAll('{VIEWS}').length""", timeout=30_000)
     page.wait_for_timeout(300)
@@ -127,8 +148,8 @@ def _viewer_of(control):
     return control.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
 
 
-def test_widgets_render_and_need_no_request_off_the_machine(chapter):
-    page, off_site, page_errors, picture_viewers = chapter
+def test_widgets_render_and_need_no_request_off_the_machine(loaded_chapter):
+    page, off_site, page_errors, picture_viewers = loaded_chapter
     assert page.locator(".widget-slider").count() >= 2
     assert page.locator(".widget-dropdown select").count() >= 1
     # A stack puts only its selected state in the page: one picture per figure viewer, and
@@ -213,10 +234,10 @@ def test_a_formula_shows_with_no_script_and_nothing_from_elsewhere(site, browser
         page.close()
 
 
-def test_every_picture_has_alt_text(chapter):
+def test_every_picture_has_alt_text(loaded_chapter):
     """Every <img> (figures and the pictures in widgets) says what it shows: not empty, not the
     file name Sphinx writes when a cell has no alt text (``mystnb: image: alt:``)."""
-    page = chapter[0]
+    page = loaded_chapter[0]
     images = page.evaluate("() => [...document.querySelectorAll('main img')].map(img => [img.getAttribute('alt'), img.src.slice(-60)])")
     assert images
     missing = [source for alt, source in images
@@ -224,10 +245,10 @@ def test_every_picture_has_alt_text(chapter):
     assert missing == [], f"{len(missing)} of {len(images)} pictures have no alt text"
 
 
-def test_every_control_has_an_accessible_name(chapter):
+def test_every_control_has_an_accessible_name(loaded_chapter):
     """A screen reader announces each slider, list and button by name (Playwright computes the
     accessible name as the browser does)."""
-    page = chapter[0]
+    page = loaded_chapter[0]
     widgets = page.locator(".widget-subarea")
     for role in ("slider", "combobox", "button"):
         controls = widgets.get_by_role(role)
@@ -253,10 +274,10 @@ def test_a_dropdown_works_from_the_keyboard(chapter):
     assert _picture_changes(dropdown, lambda: (dropdown.focus(), page.keyboard.press("ArrowDown"), page.wait_for_timeout(300)))
 
 
-def test_no_progress_bar_in_the_page(chapter):
+def test_no_progress_bar_in_the_page(loaded_chapter):
     """Progress bars are for a live notebook (embedlab.progress): the built page shows none, neither
     tqdm's widget nor its text form."""
-    page = chapter[0]
+    page = loaded_chapter[0]
     assert page.locator(".widget-hprogress, .progress-bar").count() == 0
     text = page.locator("main").inner_text()
     assert "█" not in text and "it/s]" not in text and "batches/s" not in text
@@ -293,15 +314,19 @@ def test_a_widget_far_down_is_drawn_when_scrolled_to_keeps_its_place_and_works(n
     try:
         page.goto(f"{site}/chapters/{name}.html", wait_until="load")
         page.wait_for_timeout(1000)
-        viewers = page.locator("*:has(> script + .widget-placeholder > .slider ~ span[style])")
-        if viewers.count() == 0:
+        # The browser's own :has() finds the viewers at once (Playwright's takes seconds a call).
+        found = page.evaluate("""() => {
+            const viewers = document.querySelectorAll('*:has(> script + .widget-placeholder > .slider ~ span[style])');
+            if (viewers.length) viewers[viewers.length - 1].setAttribute('data-last-viewer', '');
+            return viewers.length; }""")
+        if found == 0:
             pytest.skip("no picture viewer with a slider on this page")
-        viewer = viewers.last
+        viewer = page.locator("[data-last-viewer]")
         assert viewer.evaluate("e => e.getBoundingClientRect().top") > 3 * 900, "the viewer is not far down"
         assert page.locator(".widget-subarea").count() < page.locator(VIEWS).count()
         assert viewer.locator(".widget-subarea").count() == 0
         kept = viewer.evaluate("e => e.getBoundingClientRect().height")
-        viewer.scroll_into_view_if_needed()
+        viewer.evaluate("e => e.scrollIntoView()")  # Playwright's scrolling waits seconds for the page to settle
         viewer.locator(".widget-subarea .widget-slider").first.wait_for(timeout=30_000)
         viewer.locator(".widget-subarea img").first.evaluate("img => img.decode()")
         drawn = viewer.evaluate("e => e.getBoundingClientRect().height")
