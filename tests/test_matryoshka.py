@@ -651,6 +651,23 @@ def test_paired_mrr_difference_by_hand():
         matryoshka.paired_mrr_difference(a, b[:2], relevant)
 
 
+def test_paired_prefix_gaps_by_hand():
+    """Model b's query leans to its answer only in the third coordinate: on the first 2 its
+    answer ranks second (reciprocal rank 1/2), on all 3 first; model a ranks it first on both.
+    So a − b is 1/2 at m = 2 and 0 at m = 3, with no spread over the two identical queries.
+    Comparing full vectors at every m (a forgotten truncation) would give 0 at m = 2."""
+    documents_a = np.array([[1.0, 0, 0], [0, 1, 0]])
+    documents_b = np.array([[0.3, 0, 0.95], [0, 1, 0]])
+    encoded = {"a": (np.array([[1.0, 0, 0]] * 2), documents_a), "b": (np.array([[0, 0.5, 0.866]] * 2), documents_b)}
+    gaps = matryoshka.paired_prefix_gaps(encoded, [{0}, {0}], [2, 3], {"a − b": ("a", "b"), "b − a": ("b", "a")})
+    assert list(gaps.columns) == ["a − b", "a − b (SE)", "b − a", "b − a (SE)"]
+    assert gaps["a − b"].tolist() == pytest.approx([0.5, 0.0])
+    assert gaps["b − a"].tolist() == pytest.approx([-0.5, 0.0])
+    assert gaps["a − b (SE)"].tolist() == pytest.approx([0.0, 0.0])
+    with pytest.raises(ValueError, match="no embeddings for"):
+        matryoshka.paired_prefix_gaps(encoded, [{0}, {0}], [2], {"a − c": ("a", "c")})
+
+
 def test_trained_encoder_is_cached_under_a_recipe_of_every_argument(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDLAB_CACHE", str(tmp_path))
     encoder, pairs = tiny_encoder_and_pairs()

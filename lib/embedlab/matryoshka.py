@@ -333,6 +333,30 @@ def paired_mrr_difference(rankings_a, rankings_b, relevant) -> tuple[float, floa
     return float(differences.mean()), float(differences.std(ddof=1) / np.sqrt(len(differences)))
 
 
+def paired_prefix_gaps(encoded: dict, relevant, dims, comparisons: dict) -> pd.DataFrame:
+    """:func:`paired_mrr_difference` of two models at every prefix length: one row per m in
+    ``dims``, and for each ``label: (model_a, model_b)`` of ``comparisons`` two columns,
+    ``label`` (MRR of a's first m dimensions − MRR of b's) and ``"label (SE)"``. ``encoded``
+    maps each model's name to its (queries, documents) embeddings of the same held-out pairs,
+    each query's relevant documents in ``relevant``. Book: Chapter 5, "Training the whole encoder".
+    """
+    missing = {name for pair in comparisons.values() for name in pair} - set(encoded)
+    if missing:
+        raise ValueError(f"no embeddings for {sorted(missing)}; encoded has {sorted(encoded)}")
+
+    def rankings(name, m):
+        queries, documents = encoded[name]
+        return rank(truncate(queries, m), truncate(documents, m))
+
+    rows = []
+    for m in dims:
+        row = {"dimensions": m}
+        for label, (a, b) in comparisons.items():
+            row[label], row[f"{label} (SE)"] = paired_mrr_difference(rankings(a, m), rankings(b, m), relevant)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("dimensions")
+
+
 def leads_up_to(better, worse, margin: float) -> int:
     """The longest prefix up to which ``better`` beats ``worse`` by more than ``margin`` at
     every prefix length: the largest m such that better[m'] − worse[m'] > margin for all m' ≤ m
