@@ -5,8 +5,9 @@
 #               themselves (npm), executes every chapter and renders the site into _build/html.
 #               Warnings are errors (-W) and a failing cell fails the build; progress bars
 #               are off (TQDM_DISABLE=1): they are for a live notebook, not a page.
-#   make test   the whole test suite, exactly as CI runs it (after `make book`, which the
-#               browser test reads).
+#   make test   the test suite, exactly as CI runs it (after `make book`, which the browser
+#               test reads): tests/ only, since `make book` has just executed every chapter
+#               (a bare `pytest` executes them again under nbval).
 #
 # Finer targets: install, js, twins (regenerate the chapters' .ipynb twins from their .md),
 # lab (the chapters in JupyterLab with the project's venv), serve (the built book on
@@ -31,7 +32,7 @@ book: $(INSTALLED) js
 	$(RUN) TQDM_DISABLE=1 jupyter-book build --all -W -n --keep-going .
 
 test: $(INSTALLED)
-	$(RUN) python -m pytest
+	$(RUN) python -m pytest tests
 
 install: $(INSTALLED)
 
