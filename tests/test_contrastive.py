@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from embedlab import bm25, contrastive, data, encoders, inverse_cloze, metrics, sentence_encoder
+from embedlab import bm25, contrastive, data, encoders, inverse_cloze, metrics, sentence_encoder, training
 from embedlab.data import Article
 from scipy import stats
 from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
@@ -427,6 +427,17 @@ def test_training_with_hard_negatives(small_task):
     with pytest.raises(ValueError, match="too few for hard negatives"):
         sentence_encoder.train_encoder(encoder, pairs[:10], hard_negatives=negatives[:10], batch_size=16,
                                   progress_bar=False)
+    with pytest.raises(ValueError, match="either hard_negatives or loss"):
+        sentence_encoder.train_encoder(encoder, pairs, hard_negatives=negatives, loss=lambda q, k: (q * k).sum(),
+                                       progress_bar=False)
+
+
+def test_token_ids_are_padded_with_zeros_after_each_text():
+    """By hand: three texts of 2, 0 and 1 known words; a batch of texts with no known word keeps
+    one column, which the encoder reads as an empty text (its zero vector)."""
+    batch = training.pad_token_ids([np.array([3, 1]), np.array([], dtype=np.int64), np.array([2])])
+    assert batch.dtype == torch.int64 and batch.tolist() == [[3, 1], [0, 0], [2, 0]]
+    assert training.pad_token_ids([np.array([], dtype=np.int64)] * 2).tolist() == [[0], [0]]
 
 
 def test_hard_negatives_are_never_a_positive_of_the_batch():

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embedlab import cache, progress
+from embedlab import cache, progress, sentence_encoder
 from embedlab.contrastive import info_nce, rank
 from embedlab.inverse_cloze import ICTPair
 from embedlab.metrics import mrr, recall_at_k
@@ -384,13 +384,6 @@ def leads_up_to(better, worse, margin: float) -> int:
 # 3. The whole encoder trained with the Matryoshka loss
 
 
-def padded(token_ids) -> torch.Tensor:
-    """A batch of token-id arrays as one (B, L) tensor, 0 after each text's end (L ≥ 1), as
-    :class:`~embedlab.sentence_encoder.WordVectorEncoder` reads it (PyTorch's ``pad_sequence``)."""
-    batch = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(ids) for ids in token_ids], batch_first=True)
-    return torch.nn.functional.pad(batch, (0, max(0, 1 - batch.shape[1])))  # (B, L)
-
-
 def train_encoder(encoder: WordVectorEncoder, pairs, dims=None, *, weights=None, epochs: int = 10,
                   batch_size: int = 64, temperature: float = 0.05, learning_rate: float = 3e-4,
                   seed: int = 0, cache_on_disk: bool = False, progress_bar: bool = True) -> TrainedEncoder:
@@ -442,20 +435,8 @@ def train_encoder(encoder: WordVectorEncoder, pairs, dims=None, *, weights=None,
 
 def _train(encoder, pairs, *, dims, weights, epochs, batch_size, temperature, learning_rate, seed,
            progress_bar) -> TrainedEncoder:
-    """:func:`train_encoder`'s loop, without the cache."""
-    check_temperature(temperature)
-    encoder = copy.deepcopy(encoder)
-    query_ids = encoder.token_ids([query for query, _ in pairs])
-    positive_ids = encoder.token_ids([positive for _, positive in pairs])
-    optimizer = torch.optim.Adam([p for p in encoder.parameters() if p.requires_grad], lr=learning_rate)
-    batches = list(shuffled_batches(len(pairs), batch_size, epochs, np.random.default_rng(seed)))
-    losses = []
-    started = time.perf_counter()
-    with one_thread(), progress.bar(description="training the encoder", unit=" batches", total=len(batches),
-                                     enabled=progress_bar) as bar:
-        for batch in batches:
-            q = encoder(padded([query_ids[i] for i in batch]))  # (B, d)
-            k = encoder(padded([positive_ids[i] for i in batch]))  # (B, d)
-            loss = info_nce(q, k, temperature) if dims is None else matryoshka_loss(q, k, dims, weights, temperature)
-            gradient_step(optimizer, loss, losses, bar)
-    return TrainedEncoder(encoder, losses, time.perf_counter() - started)
+    """:func:`train_encoder` without the cache: Chapter 4's loop with the Matryoshka loss."""
+    loss = None if dims is None else (lambda q, k: matryoshka_loss(q, k, dims, weights, temperature))
+    return sentence_encoder.train_encoder(encoder, pairs, loss=loss, epochs=epochs, batch_size=batch_size,
+                                          temperature=temperature, learning_rate=learning_rate, seed=seed,
+                                          progress_bar=progress_bar)

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from embedlab import progress
-from embedlab.training import check_temperature, gradient_step, one_thread, shuffled_batches
+from embedlab.training import check_temperature, gradient_step, one_thread, pad_token_ids, shuffled_batches
 
 
 def moco_loss(queries, positive_keys, queue_keys, temperature: float = 0.05) -> torch.Tensor:
@@ -107,12 +107,6 @@ class QueueRun:
         return float(self.final_key_drift[self.final_key_age == self.final_key_age.max()].mean())
 
 
-def _padded(token_ids) -> torch.Tensor:
-    """Token ids of different lengths as one (B, L) batch, 0 being padding."""
-    return torch.nn.utils.rnn.pad_sequence([torch.as_tensor(ids, dtype=torch.long) for ids in token_ids],
-                                           batch_first=True, padding_value=0)
-
-
 def train_with_queue(encoder: torch.nn.Module, pairs, *, queue_size: int = 1024, momentum: float = 0.99,
                      epochs: int = 10, batch_size: int = 64, temperature: float = 0.05,
                      learning_rate: float = 3e-4, seed: int = 0, progress_bar: bool = True) -> QueueRun:
@@ -153,16 +147,16 @@ def train_with_queue(encoder: torch.nn.Module, pairs, *, queue_size: int = 1024,
                                      enabled=progress_bar) as bar:
         for step, batch in enumerate(batches):
             with torch.no_grad():
-                keys = key_encoder(_padded([positive_ids[i] for i in batch]))  # (B, d)
+                keys = key_encoder(pad_token_ids([positive_ids[i] for i in batch]))  # (B, d)
             negatives.append(len(queue))
             oldest.append(int(step - queue.steps.min()) if len(queue) else 0)
             own_positive.append(int(np.isin(batch, queue.passages).sum()))
-            loss = moco_loss(query_encoder(_padded([query_ids[i] for i in batch])), keys, queue.keys, temperature)
+            loss = moco_loss(query_encoder(pad_token_ids([query_ids[i] for i in batch])), keys, queue.keys, temperature)
             gradient_step(optimizer, loss, losses, bar)
             momentum_update(key_encoder, query_encoder, momentum)
             queue.push(keys, step, batch)
         with torch.no_grad():
-            now = key_encoder(_padded([positive_ids[i] for i in queue.passages]))
+            now = key_encoder(pad_token_ids([positive_ids[i] for i in queue.passages]))
     drift = F.cosine_similarity(queue.keys, now, dim=-1).numpy()
     return QueueRun(query_encoder, losses, negatives, oldest, own_positive, drift, len(batches) - queue.steps,
                     time.perf_counter() - started, len(batches[0]))

@@ -17,7 +17,7 @@ from embedlab import progress
 from embedlab.contrastive import info_nce
 from embedlab.inverse_cloze import ICTPair
 from embedlab.text import tokenize
-from embedlab.training import check_temperature, gradient_step, one_thread, shuffled_batches
+from embedlab.training import check_temperature, gradient_step, one_thread, pad_token_ids, shuffled_batches
 
 
 class WordVectorEncoder(torch.nn.Module):
@@ -84,14 +84,6 @@ class WordVectorEncoder(torch.nn.Module):
         return self.projection((weights[..., None] * features).sum(dim=1))  # (B, d)
 
 
-def _pad(token_ids) -> torch.Tensor:
-    longest = max(1, max(len(ids) for ids in token_ids))
-    batch = np.zeros((len(token_ids), longest), dtype=np.int64)
-    for row, ids in enumerate(token_ids):
-        batch[row, : len(ids)] = ids
-    return torch.from_numpy(batch)  # (B, L)
-
-
 def build_encoder(word_vectors, texts, hidden: int = 128, seed: int = 0) -> WordVectorEncoder:
     """A :class:`WordVectorEncoder` whose vocabulary is the words of ``texts`` that
     ``word_vectors`` (a :class:`~embedlab.vectors.WordVectors`, GloVe in the chapter) knows.
@@ -115,7 +107,7 @@ def encode(encoder: WordVectorEncoder, texts, batch_size: int = 512) -> np.ndarr
     texts = list(texts)
     token_ids = encoder.token_ids(texts)
     with torch.no_grad(), one_thread():
-        parts = [F.normalize(encoder(_pad(token_ids[i : i + batch_size])), dim=-1)
+        parts = [F.normalize(encoder(pad_token_ids(token_ids[i : i + batch_size])), dim=-1)
                  for i in range(0, len(texts), batch_size)]
     return torch.cat(parts).numpy() if parts else np.zeros((0, encoder.dim), dtype=np.float32)
 
@@ -163,7 +155,7 @@ def _hard_negative_choice(batch, hard_negatives, n_documents: int, rng) -> np.nd
     return np.array(chosen)
 
 
-def train_encoder(encoder: WordVectorEncoder, pairs, *, hard_negatives=None, epochs: int = 10,
+def train_encoder(encoder: WordVectorEncoder, pairs, *, hard_negatives=None, loss=None, epochs: int = 10,
                   batch_size: int = 64, temperature: float = 0.05, learning_rate: float = 3e-4,
                   seed: int = 0, progress_bar: bool = True) -> TrainedEncoder:
     """Train a copy of ``encoder`` on (query, positive) pairs with :func:`info_nce` and Adam.
@@ -176,6 +168,10 @@ def train_encoder(encoder: WordVectorEncoder, pairs, *, hard_negatives=None, epo
     negatives that is not the positive of any pair in the batch (that would be a false negative
     for the other query), else a random passage. ``encoder`` itself is left untrained.
 
+    ``loss(q, k)``, given the batch's query and positive embeddings (B, d) each, replaces
+    InfoNCE (:func:`embedlab.matryoshka.train_encoder` passes the Matryoshka loss); it takes no
+    hard negatives.
+
     Deterministic: the same arguments give the same model, bit for bit, on any machine (PyTorch
     runs on one thread here, see :func:`one_thread`). Returns :class:`TrainedEncoder`.
     Book: Chapter 4, "Training a sentence encoder, without labels".
@@ -186,6 +182,8 @@ def train_encoder(encoder: WordVectorEncoder, pairs, *, hard_negatives=None, epo
         raise ValueError(f"need at least 2 pairs and batch_size >= 2, got {len(pairs)} pairs, batch_size={batch_size}")
     if hard_negatives is not None and len(hard_negatives) != len(pairs):
         raise ValueError(f"hard_negatives has {len(hard_negatives)} entries for {len(pairs)} pairs: give one per pair")
+    if hard_negatives is not None and loss is not None:
+        raise ValueError("hard negatives go with InfoNCE: give either hard_negatives or loss, not both")
     encoder = copy.deepcopy(encoder)
     query_ids = encoder.token_ids([query for query, _ in pairs])
     positive_ids = encoder.token_ids([positive for _, positive in pairs])
@@ -200,9 +198,9 @@ def train_encoder(encoder: WordVectorEncoder, pairs, *, hard_negatives=None, epo
             negatives = None
             if hard_negatives is not None:
                 chosen = _hard_negative_choice(batch, hard_negatives, len(pairs), rng)
-                negatives = encoder(_pad([positive_ids[i] for i in chosen]))  # (B, d)
-            loss = info_nce(encoder(_pad([query_ids[i] for i in batch])),  # (B, d)
-                            encoder(_pad([positive_ids[i] for i in batch])),  # (B, d)
-                            temperature, hard_negatives=negatives)
-            gradient_step(optimizer, loss, losses, bar)
+                negatives = encoder(pad_token_ids([positive_ids[i] for i in chosen]))  # (B, d)
+            q = encoder(pad_token_ids([query_ids[i] for i in batch]))  # (B, d)
+            k = encoder(pad_token_ids([positive_ids[i] for i in batch]))  # (B, d)
+            value = info_nce(q, k, temperature, hard_negatives=negatives) if loss is None else loss(q, k)
+            gradient_step(optimizer, value, losses, bar)
     return TrainedEncoder(encoder, losses, time.perf_counter() - started)

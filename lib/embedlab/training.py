@@ -1,5 +1,6 @@
 """What the book's PyTorch training loops share (Chapter 4's encoder, Chapter 5's heads): inputs
-checked and converted at the door, shuffled batches, one thread, and one gradient step.
+checked and converted at the door, padded batches of token ids, shuffled batches, one thread,
+and one gradient step.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def pad_token_ids(token_ids) -> torch.Tensor:
+    """Texts as token-id arrays of different lengths, as one (B, L) int64 batch: 0 after each
+    text's end, and L ≥ 1, so that a batch of texts with no known word still has a column."""
+    longest = max(1, max((len(ids) for ids in token_ids), default=0))
+    batch = np.zeros((len(token_ids), longest), dtype=np.int64)
+    for row, ids in enumerate(token_ids):
+        batch[row, : len(ids)] = ids
+    return torch.from_numpy(batch)  # (B, L)
 
 
 def shuffled_batches(n_pairs: int, batch_size: int, epochs: int, rng: np.random.Generator):
