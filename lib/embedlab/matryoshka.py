@@ -39,8 +39,10 @@ from embedlab.sentence_encoder import TrainedEncoder, WordVectorEncoder
 from embedlab.storage import storage_bytes
 from embedlab.training import (
     as_matrix,
+    cached_training,
     check_temperature,
     gradient_step,
+    load_state_arrays,
     one_thread,
     shuffled_batches,
 )
@@ -421,16 +423,12 @@ def train_encoder(encoder: WordVectorEncoder, pairs, dims=None, *, weights=None,
     key = ("matryoshka.train_encoder", cache.checksum(start), sorted(encoder.vocabulary.items()),
            hashlib.sha256(repr(pairs).encode()).hexdigest(), sorted(arguments.items()), torch.__version__)
 
-    def compute():
+    def train():
         run = _train(encoder, pairs, progress_bar=progress_bar, **arguments)
-        return {**{f"weight:{name}": tensor.numpy() for name, tensor in run.encoder.state_dict().items()},
-                "losses": np.array(run.losses), "seconds": np.array(run.seconds)}
+        return run.encoder, run.losses
 
-    saved = cache.cached_arrays("matryoshka-encoder", key, compute)
-    trained = copy.deepcopy(encoder)
-    trained.load_state_dict({name[len("weight:"):]: torch.from_numpy(array.copy())
-                             for name, array in saved.items() if name.startswith("weight:")})
-    return TrainedEncoder(trained, saved["losses"].tolist(), float(saved["seconds"]))
+    weights, losses, seconds = cached_training("matryoshka-encoder", key, train)
+    return TrainedEncoder(load_state_arrays(copy.deepcopy(encoder), weights), losses.tolist(), seconds)
 
 
 def _train(encoder, pairs, *, dims, weights, epochs, batch_size, temperature, learning_rate, seed,

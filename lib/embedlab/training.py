@@ -1,14 +1,17 @@
 """What the book's PyTorch training loops share (Chapter 4's encoder, Chapter 5's heads): inputs
 checked and converted at the door, padded batches of token ids, shuffled batches, one thread,
-and one gradient step.
+one gradient step, and a trained model kept on disk.
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 
 import numpy as np
 import torch
+
+from embedlab import cache
 
 
 def as_matrix(x, name: str) -> torch.Tensor:
@@ -76,3 +79,32 @@ def gradient_step(optimizer, loss, losses: list, bar) -> None:
     losses.append(loss.item())
     bar.update(1)
     bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+
+
+def state_arrays(module) -> dict:
+    """A PyTorch module's state as ``{"weight:<name>": numpy array}`` (what the cache stores)."""
+    return {f"weight:{name}": tensor.detach().cpu().numpy() for name, tensor in module.state_dict().items()}
+
+
+def load_state_arrays(module, arrays: dict):
+    """Load :func:`state_arrays` back into ``module`` (same architecture); returns it in eval mode."""
+    state = {name.removeprefix("weight:"): torch.from_numpy(np.array(array)) for name, array in arrays.items()
+             if name.startswith("weight:")}
+    module.load_state_dict(state)
+    return module.eval()
+
+
+def cached_training(name: str, key, train) -> tuple[dict, np.ndarray, float]:
+    """``train()``, which returns ``(trained module, losses)``, run once and kept on disk with
+    :func:`embedlab.cache.cached_arrays` under ``key``: the weights (:func:`state_arrays`), the
+    losses and the seconds it took, with a SHA-256 checksum (a damaged file is trained again).
+    Returns the saved ``(weights, losses, seconds)``; :func:`load_state_arrays` puts the weights
+    into a model."""
+    def compute():
+        started = time.perf_counter()
+        module, losses = train()
+        return {**state_arrays(module), "losses": np.asarray(losses), "seconds": np.array(time.perf_counter() - started)}
+
+    saved = cache.cached_arrays(name, key, compute)
+    weights = {field: array for field, array in saved.items() if field.startswith("weight:")}
+    return weights, saved["losses"], float(saved["seconds"])

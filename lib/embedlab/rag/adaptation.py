@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -20,7 +19,7 @@ from embedlab.contrastive import info_nce
 from embedlab.encoders import best_device, load_minilm, minilm_version
 from embedlab.rag.dense import embedding_input
 from embedlab.text import sentences
-from embedlab.training import gradient_step, one_thread, shuffled_batches
+from embedlab.training import cached_training, gradient_step, load_state_arrays, one_thread, shuffled_batches
 
 
 @dataclass(frozen=True)
@@ -125,21 +124,6 @@ def software_versions() -> tuple:
     return minilm_version(), torch.__version__, sentence_transformers.__version__, transformers.__version__
 
 
-def state_arrays(module) -> dict:
-    """A PyTorch module's state as ``{"weight:<name>": numpy array}`` (what the cache stores)."""
-    return {f"weight:{name}": tensor.detach().cpu().numpy() for name, tensor in module.state_dict().items()}
-
-
-def load_state_arrays(module, arrays: dict):
-    """Load :func:`state_arrays` back into ``module`` (same architecture); returns it in eval mode."""
-    import torch
-
-    state = {name.removeprefix("weight:"): torch.from_numpy(np.array(array)) for name, array in arrays.items()
-             if name.startswith("weight:")}
-    module.load_state_dict(state)
-    return module.eval()
-
-
 def _sentence_vectors(model, texts, device):
     from sentence_transformers.util import batch_to_device
 
@@ -190,15 +174,9 @@ def adapted_minilm(chunks, config: AdaptationConfig = AdaptationConfig(), device
     the device and :func:`software_versions`, with a SHA-256 checksum; a later call loads them
     (a damaged file is detected by its checksum and trained again, with one line saying so)."""
     device = device or best_device()
-
-    def train():
-        started = time.perf_counter()
-        model, losses = train_encoder(chunks, config, device, show_progress)
-        return {**state_arrays(model), "losses": losses, "seconds": np.array(time.perf_counter() - started)}
-
     key = ("adapted-minilm", corpus_fingerprint(chunks), asdict(config), device, software_versions())
-    saved = cache.cached_arrays("minilm-adapted", key, train)
-    weights = {name: array for name, array in saved.items() if name.startswith("weight:")}
+    weights, losses, seconds = cached_training("minilm-adapted", key,
+                                               lambda: train_encoder(chunks, config, device, show_progress))
     model = load_state_arrays(copy.deepcopy(load_minilm(device)), weights)
     model.max_seq_length = load_minilm(device).max_seq_length  # read chunks as the base model does
-    return AdaptedModel(model, cache.checksum(weights), saved["losses"], float(saved["seconds"]))
+    return AdaptedModel(model, cache.checksum(weights), losses, seconds)

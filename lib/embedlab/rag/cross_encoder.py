@@ -6,17 +6,15 @@ checksum. Book: Chapter 6, "Re-ranking with a cross-encoder".
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from embedlab import cache, progress
 from embedlab.encoders import best_device
-from embedlab.rag.adaptation import (corpus_fingerprint, corpus_pairs, load_state_arrays, software_versions,
-                                     state_arrays)
+from embedlab.rag.adaptation import corpus_fingerprint, corpus_pairs, software_versions
 from embedlab.rag.dense import embedding_input
-from embedlab.training import gradient_step, one_thread, shuffled_batches
+from embedlab.training import cached_training, gradient_step, load_state_arrays, one_thread, shuffled_batches
 
 
 @dataclass(frozen=True)
@@ -147,14 +145,11 @@ def trained_reranker(chunks, config: CrossEncoderConfig = CrossEncoderConfig(), 
     chunks = list(chunks)
 
     def train():
-        started = time.perf_counter()
         model, _, losses = train_cross_encoder(chunks, config, device, show_progress)
-        return {**state_arrays(model), "losses": losses, "seconds": np.array(time.perf_counter() - started)}
+        return model, losses
 
     key = ("minilm-cross-encoder", corpus_fingerprint(chunks), asdict(config), device, software_versions())
-    saved = cache.cached_arrays("minilm-cross-encoder", key, train)
-    weights = {name: array for name, array in saved.items() if name.startswith("weight:")}
+    weights, losses, seconds = cached_training("minilm-cross-encoder", key, train)
     model, tokenizer = minilm_cross_encoder(config.seed)
     model = load_state_arrays(model.to(device), weights)
-    return CrossEncoderReranker(model, tokenizer, chunks, cache.checksum(weights), saved["losses"],
-                                float(saved["seconds"]), config.max_length)
+    return CrossEncoderReranker(model, tokenizer, chunks, cache.checksum(weights), losses, seconds, config.max_length)
