@@ -1,6 +1,7 @@
-"""What the book's PyTorch training loops share (Chapter 4's encoder, Chapter 5's heads): inputs
-checked and converted at the door, padded batches of token ids, shuffled batches, one thread,
-one gradient step, and a trained model kept on disk.
+"""What the book's PyTorch training loops share (Chapter 4's encoder, Chapter 5's heads and
+encoder, Chapter 6's fine-tuned MiniLMs): inputs checked and converted at the door, padded
+batches of token ids, shuffled batches, one thread, one gradient step, and a trained model kept
+on disk.
 """
 
 from __future__ import annotations
