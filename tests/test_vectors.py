@@ -72,3 +72,21 @@ def test_word2vec_text_format_round_trips_through_gensim(tmp_path):
     back = KeyedVectors.load_word2vec_format(str(tmp_path / "vectors.txt"))
     assert list(back.index_to_key) == ["cat", "dog"]
     np.testing.assert_allclose(back.vectors, wv.vectors)
+
+
+def test_vectors_are_stored_row_major_with_gensims_norms(glove_small):
+    """GloVe arrives column-major; rows are kept contiguous, so each norm is the sum gensim
+    computes over the same row: ``norms`` equals gensim's ``KeyedVectors.norms`` bit for bit."""
+    column_major = np.asfortranarray(glove_small.vectors[:5000])
+    wv = WordVectors(glove_small.words[:5000], column_major)
+    assert wv.vectors.flags["C_CONTIGUOUS"]
+    keyed_vectors = wv.to_gensim()
+    keyed_vectors.fill_norms()
+    np.testing.assert_array_equal(wv.norms, keyed_vectors.norms)
+    assert wv.norms.dtype == np.float32
+
+
+def test_case_insensitive_rows_point_to_the_first_spelling():
+    wv = WordVectors(["athens", "rome", "Athens", "ROME", "paris"], np.eye(5))
+    assert wv.case_insensitive_rows == {"ATHENS": 0, "ROME": 1, "PARIS": 4}
+    assert wv.first_spellings.tolist() == [0, 1, 0, 1, 4]

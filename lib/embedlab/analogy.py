@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numba
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from embedlab import word_similarity
 from embedlab.similarity import normalize
-from embedlab.vectors import WordVectors, first_rows, restricted_size
+from embedlab.vectors import WordVectors, restricted_size
 
 #: The ε of 3CosMul, "to prevent division by zero" (Levy & Goldberg 2014). gensim's
 #: ``most_similar_cosmul`` uses 1e-6 instead.
@@ -36,11 +37,11 @@ COSMUL_EPSILON = 0.001
 
 METHODS = ("3cosadd", "3cosmul")
 
-# Threads answering analogy questions: one per core, up to 8 (each holds its own tile of scores).
+#: Threads answering analogy questions: one per core, up to 8 (each holds its own tile of scores).
 THREADS = min(8, os.cpu_count() or 1)
-# A tile of scores, questions × words: 256 × 2048 float32 numbers are 2 MB, a core's L2 cache.
-_TILE_QUESTIONS = 256
-_TILE_WORDS = 2048
+#: A tile of scores, words × questions: 512 × 512 float32 numbers, 1 MB (the fastest shape timed).
+TILE_WORDS = 512
+TILE_QUESTIONS = 512
 # gensim asks most_similar for the 5 best words and keeps the first that is not an input word.
 _GENSIM_CANDIDATES = 5
 
@@ -271,12 +272,12 @@ def _questions(word_vectors: WordVectors, path, restrict_vocab):
     ``restrict_vocab`` words (-1 for a word outside them), and each row's first spelling's row."""
     vocabulary_size = restricted_size(word_vectors, restrict_vocab)
     sections = read_analogies(path)
-    keys = [word.upper() for word in word_vectors.words[:vocabulary_size]]
-    rows = first_rows(keys)
-    first_row = np.array([rows[key] for key in keys], dtype=np.int64)  # row of each word's first spelling
+    rows = word_vectors.case_insensitive_rows  # a word's first spelling comes before its others
+    first_row = word_vectors.first_spellings[:vocabulary_size]
     questions = [(i, question) for i, (_, qs) in enumerate(sections) for question in qs]
-    rows_of_words = [[rows.get(word.upper(), -1) for word in q] for _, q in questions]  # -1: not in the vocabulary
+    rows_of_words = [[rows.get(word.upper(), vocabulary_size) for word in q] for _, q in questions]
     question_rows = np.array(rows_of_words, dtype=np.int64).reshape(-1, 4)  # (questions, 4)
+    question_rows[question_rows >= vocabulary_size] = -1  # -1: not in the vocabulary searched
     return vocabulary_size, sections, questions, question_rows, first_row
 
 
@@ -300,11 +301,11 @@ def evaluate_analogies(word_vectors: WordVectors, path, restrict_vocab: int | No
         raise ValueError(f"unknown analogy method {method!r}; choose '3cosadd' or '3cosmul'")
     vocabulary_size, sections, questions, question_rows, first_row = _questions(word_vectors, path, restrict_vocab)
     answerable = np.flatnonzero((question_rows >= 0).all(axis=1))
-    vectors = word_vectors.vectors[:vocabulary_size]
     if method == "3cosadd" and exclude_inputs:
-        answers = _answer(vectors, question_rows[answerable], first_row)
+        answers = _answer(word_vectors, vocabulary_size, question_rows[answerable], first_row)
     else:
-        answers = _best_rows(vectors, question_rows[answerable], first_row, method, exclude_inputs)
+        answers = _best_rows(word_vectors.vectors[:vocabulary_size], question_rows[answerable], first_row, method,
+                             exclude_inputs)
     results = [SectionResult(name, [], []) for name, _ in sections]
     for i, answer in zip(answerable.tolist(), answers.tolist()):
         section, question = questions[i]
@@ -386,86 +387,95 @@ def _best_rows(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.nda
     return answers
 
 
-def _answer(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.ndarray) -> np.ndarray:
-    """The row of the answer to each question (a, b, c, expected): the best-scoring row of
-    ``vectors`` other than a, b and c (-1 if there is none). ``first_row[row]`` is the row of the
-    first spelling of that row's word; the question rows are first spellings.
+def _answer(word_vectors: WordVectors, vocabulary_size: int, question_rows: np.ndarray,
+            first_row: np.ndarray) -> np.ndarray:
+    """The row of the answer to each question (a, b, c, expected): the best-scoring row among
+    the first ``vocabulary_size`` rows other than a, b and c (-1 if there is none).
+    ``first_row[row]`` is the row of the first spelling of that row's word; the question rows
+    are first spellings.
 
-    The scores are cosines, a float32 matrix product of the questions with the unit vectors,
-    computed one tile at a time (:data:`_TILE_QUESTIONS` questions × :data:`_TILE_WORDS`
-    words, 2 MB) and reduced while the tile is still in the core's cache, so no score goes to
-    memory: one pass finds each question's best score in the tile, and only the few questions
-    whose tile best beats their runner-up so far look at the tile again (for its best two).
-    One thread per core works through the batches of questions. The product sums in another
-    order than gensim's matrix-vector product, so the last digits of a score can differ; where
-    the best two words are closer than that could matter (or the best is another spelling of
-    an input word), the question is answered again exactly as gensim does.
+    The scores are cosines, a float32 matrix product of the unit vectors with the questions,
+    computed one tile at a time (:data:`TILE_WORDS` words × :data:`TILE_QUESTIONS`
+    questions, 1 MB) and folded into each question's best two while the tile is still in the
+    core's cache (:func:`_fold_tile`), so no score goes to memory. One thread per core works
+    through the batches of questions. The product sums in another order than gensim's
+    matrix-vector product, so the last digits of a score can differ; where the best two words
+    are closer than that could matter (or the best is another spelling of an input word), the
+    question is answered again exactly as gensim does.
     """
-    # Row-major, as gensim stores vectors: the row norms are then the same sums, bit for bit
-    # (GloVe arrives column-major, and numpy sums a strided row in another order).
-    vectors = np.ascontiguousarray(vectors)
-    norms = np.linalg.norm(vectors, axis=1)
-    unit = vectors / norms[:, None]  # (words, d), row-major: unit[start:stop].T is a BLAS operand
+    unit = word_vectors.unit_vectors[:vocabulary_size]  # (words, d), row-major
     queries = _offset_queries(unit, question_rows)  # (questions, d)
+    queries_by_column = np.ascontiguousarray(queries.T)  # (d, questions): a batch is a BLAS operand
     n_words = len(unit)
-    tile_starts = np.append(np.arange(0, n_words, _TILE_WORDS), n_words)  # the tiles' edges
-    n_tiles = len(tile_starts) - 1
     answers = np.empty(len(question_rows), dtype=np.int64)
     near_tie = np.zeros(len(question_rows), dtype=bool)
     # Our score and gensim's are each off by at most d · 2⁻²⁴ in d dimensions, whatever the order
     # of the sums (Higham 2002, section 3.1): words further apart than twice the two errors
     # together are ranked alike by both.
-    closer_than = 4 * vectors.shape[1] * 2.0**-24
-
-    def answer_batch(batch: slice, tile: np.ndarray):
-        batch_queries = queries[batch]
-        size = len(batch_queries)
-        best = np.full(size, -np.inf, dtype=np.float32)
-        runner_up = np.full(size, -np.inf, dtype=np.float32)
-        best_row = np.zeros(size, dtype=np.int64)
-        # (question, input row) pairs sorted by row, so each tile's inputs are one slice
-        input_rows = question_rows[batch, :3].ravel()
-        by_row = np.argsort(input_rows, kind="stable")
-        input_rows, input_questions = input_rows[by_row], by_row // 3
-        input_edges = np.searchsorted(input_rows, tile_starts)
-        for t in range(n_tiles):
-            start, stop = tile_starts[t], tile_starts[t + 1]
-            scores = tile[:size, : stop - start]
-            np.matmul(batch_queries, unit[start:stop].T, out=scores)  # (batch, tile words): cosines
-            inputs = slice(input_edges[t], input_edges[t + 1])
-            scores[input_questions[inputs], input_rows[inputs] - start] = -np.inf  # a, b and c are no answers
-            tile_best = scores.max(axis=1)
-            changed = np.flatnonzero(tile_best > runner_up)  # NaN never is: such a question stays a near tie
-            if len(changed) == 0:
-                continue
-            rows = scores[changed]  # (changed, tile words): a copy of the rows that change
-            column = rows.argmax(axis=1)
-            top = rows[np.arange(len(changed)), column]
-            rows[np.arange(len(changed)), column] = -np.inf
-            second = rows.max(axis=1)
-            is_new_best = top > best[changed]
-            runner_up[changed] = np.where(is_new_best, np.maximum(best[changed], second),
-                                          np.maximum(runner_up[changed], top))
-            best_row[changed] = np.where(is_new_best, start + column, best_row[changed])
-            best[changed] = np.maximum(best[changed], top)
-        answers[batch] = best_row
-        near_tie[batch] = ~(best - runner_up >= closer_than)  # NaN too: no word was left to choose
+    closer_than = 4 * unit.shape[1] * 2.0**-24
 
     def answer_batches(share):
-        tile = np.empty((_TILE_QUESTIONS, _TILE_WORDS), dtype=np.float32)  # reused by every tile
+        tile = np.empty((TILE_WORDS, TILE_QUESTIONS), dtype=np.float32)  # reused by every tile
+        highest, changed = np.empty(TILE_QUESTIONS, dtype=np.float32), np.empty(TILE_QUESTIONS, dtype=np.int64)
         for batch in share:
-            answer_batch(batch, tile)
+            batch_queries = queries_by_column[:, batch]
+            best, runner_up = np.full((2, batch_queries.shape[1]), -np.inf, dtype=np.float32)
+            best_row = np.zeros(batch_queries.shape[1], dtype=np.int64)
+            inputs = np.ascontiguousarray(question_rows[batch, :3])
+            for start in range(0, n_words, TILE_WORDS):
+                scores = tile[: min(TILE_WORDS, n_words - start), : batch_queries.shape[1]]
+                np.matmul(unit[start:start + len(scores)], batch_queries, out=scores)  # (tile words, batch): cosines
+                _fold_tile(scores, start, inputs, best, runner_up, best_row, highest, changed)
+            answers[batch] = best_row
+            near_tie[batch] = ~(best - runner_up >= closer_than)  # -inf - -inf is NaN: no word was left to choose
 
-    batches = [slice(start, start + _TILE_QUESTIONS) for start in range(0, len(question_rows), _TILE_QUESTIONS)]
+    batches = [slice(start, start + TILE_QUESTIONS) for start in range(0, len(question_rows), TILE_QUESTIONS)]
     # Each thread takes every THREADS-th batch and multiplies on one core (BLAS held to one
     # thread): the tiles stay in that core's cache.
     with threadpool_limits(1), ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(answer_batches, [batches[i::THREADS] for i in range(THREADS)]))
 
     is_input = (first_row[answers][:, None] == question_rows[:, :3]).any(axis=1)  # another spelling of a, b or c
+    vectors, norms = word_vectors.vectors[:vocabulary_size], word_vectors.norms[:vocabulary_size]
     for i in np.flatnonzero(near_tie | is_input):
         answers[i] = _answer_like_gensim(vectors, norms, queries[i], question_rows[i], first_row)
     return answers
+
+
+@numba.njit(nogil=True, cache=True)
+def _fold_tile(scores, start, inputs, best, runner_up, best_row, highest, changed):
+    """Fold one tile of scores (words ``start``, ``start + 1``, ... × questions) into each
+    question's best score, its row and its runner-up so far.
+
+    The scores of a, b and c (``inputs``, one row per question) become −∞ first: no answers.
+    One pass takes each question's maximum over the tile (``highest``) row by row, so the loop
+    over questions runs in SIMD lanes; only the questions whose maximum beats their runner-up
+    (``changed``; after the first tiles, few) are read again, for the tile's best two. Within a
+    tile the first word of a tie is the best and the second the runner-up: the tie is seen.
+    """
+    n_words, n_questions = scores.shape
+    for i in range(n_questions):
+        for k in range(3):
+            word = inputs[i, k] - start
+            if 0 <= word < n_words:
+                scores[word, i] = -np.inf
+        highest[i] = -np.inf
+    for j in range(n_words):
+        for i in range(n_questions):
+            if scores[j, i] > highest[i]:
+                highest[i] = scores[j, i]
+    n_changed = 0
+    for i in range(n_questions):
+        if highest[i] > runner_up[i]:  # a NaN score never is: its question stays a near tie
+            changed[n_changed] = i
+            n_changed += 1
+    for j in range(n_words if n_changed else 0):
+        for c in range(n_changed):
+            i = changed[c]
+            if scores[j, i] > best[i]:
+                runner_up[i], best[i], best_row[i] = best[i], scores[j, i], start + j
+            elif scores[j, i] > runner_up[i]:
+                runner_up[i] = scores[j, i]
 
 
 def _answer_like_gensim(vectors, norms, query, question_rows, first_row) -> int:

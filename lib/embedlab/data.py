@@ -76,7 +76,8 @@ def load_glove(max_words: int | None = None) -> WordVectors:
     words = pd.read_parquet(root / "glove_6B_index.parquet")["index"].tolist()
     vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
     n = len(words) if max_words is None else min(max_words, len(words))
-    return WordVectors(words[:n], np.array(vectors[:n], dtype=np.float32))
+    # The file is column-major: one row-major copy (WordVectors keeps rows contiguous).
+    return WordVectors(words[:n], np.ascontiguousarray(vectors[:n], dtype=np.float32))
 
 
 def _gensim_test_file(name: str) -> Path:

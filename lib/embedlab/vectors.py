@@ -30,7 +30,9 @@ class WordVectors:
     """
 
     def __init__(self, words, vectors):
-        vectors = np.asarray(vectors, dtype=np.float32)
+        # Row-major, as gensim stores vectors: a row's norm is then the same sum as gensim's, bit
+        # for bit (numpy sums a strided row in another order), and a row is one run of memory.
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         words = list(words)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a 2-D array (words × dimensions), got shape {vectors.shape}")
@@ -92,6 +94,24 @@ class WordVectors:
     def unit_vectors(self) -> np.ndarray:
         """Rows scaled to length 1 (cosine similarity is then a dot product)."""
         return similarity.normalize(self.vectors)
+
+    @cached_property
+    def norms(self) -> np.ndarray:
+        """The length ‖v‖ of every row, float32: gensim's ``KeyedVectors.norms``, bit for bit."""
+        return np.linalg.norm(self.vectors, axis=1)
+
+    @cached_property
+    def case_insensitive_rows(self) -> dict[str, int]:
+        """Upper-cased word → row of its first, most frequent, spelling ("ATHENS" → the row of
+        "athens"): how gensim matches the words of a benchmark file. See :func:`first_rows`."""
+        return first_rows(word.upper() for word in self.words)
+
+    @cached_property
+    def first_spellings(self) -> np.ndarray:
+        """For each row, the row of the first spelling of its word, whatever the case (the row of
+        "athens" for "Athens"); a row that is the first spelling of its word holds its own row."""
+        rows = self.case_insensitive_rows
+        return np.array([rows[word.upper()] for word in self.words], dtype=np.int64)
 
     def nearest(self, query, k: int = 10, exclude=()) -> list[tuple[str, float]]:
         """The ``k`` words whose vectors have the highest cosine similarity to ``query``.
