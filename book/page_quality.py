@@ -34,6 +34,9 @@ A local Sphinx extension (``sphinx: local_extensions:`` in ``_config.yml``):
   book has none) and replaces every icon by an SVG as the page loads: the longest task of a
   chapter's load after the widgets. Its ``<script>`` tag, written by the theme's template, is
   taken out of every page when the build has finished.
+- **A formula keeps the punctuation after it.** A browser may break a line between an inline
+  formula and the ")" or "," that follows it, which then starts the next line; a short formula
+  and the closing punctuation after it go in one span that does not wrap.
 - **References a screen reader can list.** docutils marks each entry of a citation list
   ``role="doc-biblioentry"``, a role ARIA 1.2 deprecates and which is not allowed as an item of
   the ``role="list"`` around it: each entry becomes a ``listitem``.
@@ -217,6 +220,40 @@ def katex_errors(body: str) -> list[str]:
     return [html.unescape(title) for title in KATEX_ERROR.findall(body)]
 
 
+#: Punctuation that must not start a line.
+CLOSING_PUNCTUATION = re.compile(r"[)\]}.,;:!?%’”]+")
+#: A formula of more source characters than this may still break inside, after its operators.
+SHORT_FORMULA = 40
+
+
+def formulas_keep_their_punctuation(doctree: nodes.document) -> None:
+    """Put each short inline formula followed by closing punctuation into one
+    ``<span class="formula-with-punctuation">`` with that punctuation (the style sheet keeps it on
+    one line)."""
+    for formula in list(doctree.findall(nodes.math)):
+        parent = formula.parent
+        position = parent.index(formula)
+        following = parent[position + 1] if position + 1 < len(parent) else None
+        if not isinstance(following, nodes.Text) or len(formula.astext()) > SHORT_FORMULA:
+            continue
+        punctuation = CLOSING_PUNCTUATION.match(following.astext())
+        if punctuation is None:
+            continue
+        group = nodes.inline(classes=["formula-with-punctuation"])
+        parent.replace(formula, group)
+        group += formula
+        group += nodes.Text(punctuation.group())
+        rest = following.astext()[punctuation.end():]
+        if rest:
+            parent.replace(following, nodes.Text(rest))
+        else:
+            parent.remove(following)
+
+
+def on_doctree_resolved(app, doctree, docname):
+    formulas_keep_their_punctuation(doctree)
+
+
 def _widget_state(context: dict) -> dict | None:
     for asset in context.get("script_files", []):
         attributes = getattr(asset, "attributes", {})
@@ -264,5 +301,6 @@ def setup(app):
     # After sphinx-thebe, the theme and MyST-NB have filled the context.
     app.connect("html-page-context", on_html_page_context, priority=900)
     app.connect("build-finished", on_build_finished)
+    app.connect("doctree-resolved", on_doctree_resolved)
     app.add_css_file("page_quality.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

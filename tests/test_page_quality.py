@@ -7,6 +7,7 @@ from pathlib import Path
 
 import ipywidgets
 import matplotlib.pyplot as plt
+from docutils import nodes
 from docutils.core import publish_doctree
 from embedlab import widgets
 from ipywidgets.embed import embed_data
@@ -99,6 +100,21 @@ def test_a_formula_katex_cannot_typeset_is_reported_and_a_typeset_one_is_not():
     errors = page_quality.katex_errors(f"<p>{typeset} and {KATEX_PARSE_ERROR}</p>")
     assert errors == [("ParseError: KaTeX parse error: Unexpected end of input in a macro argument, "
                        "expected '}' at end of input: \\frac{1}{")]
+
+
+def test_a_short_formula_and_the_punctuation_after_it_stay_together():
+    """"(a sixth at m = 64)": the ")" must not start a line, so the formula and ")," go in one
+    span that does not wrap; the text after stays outside, a formula followed by a word or a
+    long formula is left alone."""
+    doctree = publish_doctree(
+        "(a sixth at :math:`m = 64`), then :math:`x` and "
+        ":math:`\\sum_{i=1}^{n} \\max_j \\hat q_i \\cdot \\hat d_j + \\text{a long tail}`.")
+    page_quality.formulas_keep_their_punctuation(doctree)
+    paragraph = doctree[0]
+    groups = [node for node in paragraph.findall(nodes.inline) if "formula-with-punctuation" in node["classes"]]
+    assert [group.astext() for group in groups] == ["m = 64),"]
+    assert paragraph.astext() == ("(a sixth at m = 64), then x and "
+                                  "\\sum_{i=1}^{n} \\max_j \\hat q_i \\cdot \\hat d_j + \\text{a long tail}.")
 
 
 def test_the_widget_state_moves_to_a_file_the_page_names(tmp_path):

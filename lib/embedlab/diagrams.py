@@ -69,7 +69,7 @@ def architecture_diagram(offline_steps, online_steps, store: str, figsize=(7.0, 
     return figure
 
 
-def matryoshka_pipeline(dims=(8, 16, 32, 64, 128, 384), figsize=(10, 3.9)):
+def matryoshka_pipeline(dims=(8, 16, 32, 64, 128, 384), figsize=(8.4, 3.5)):
     """The Matryoshka training pipeline as a diagram: a batch of (query, passage) pairs goes
     through one encoder; each nested prefix of the output (the first m of ``dims`` coordinates,
     drawn as nested boxes) is normalised and scored with InfoNCE; the weighted sum is the loss,
