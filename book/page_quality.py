@@ -239,15 +239,17 @@ def formulas_keep_their_punctuation(doctree: nodes.document) -> None:
         punctuation = CLOSING_PUNCTUATION.match(following.astext())
         if punctuation is None:
             continue
+        # By position: docutils finds a Text child to replace or remove by equality, so an
+        # earlier ", " would be taken for this one.
         group = nodes.inline(classes=["formula-with-punctuation"])
-        parent.replace(formula, group)
+        parent[position] = group
         group += formula
         group += nodes.Text(punctuation.group())
         rest = following.astext()[punctuation.end():]
         if rest:
-            parent.replace(following, nodes.Text(rest))
+            parent[position + 1] = nodes.Text(rest)
         else:
-            parent.remove(following)
+            del parent[position + 1]
 
 
 def on_doctree_resolved(app, doctree, docname):

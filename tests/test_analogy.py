@@ -456,20 +456,23 @@ def test_tiled_search_gives_gensims_answers_across_tile_edges(glove_small, monke
 
 
 def test_a_tile_folds_into_each_questions_best_two_worked_by_hand():
-    """Four words (rows 10-13) × four questions. Question 0 has a tie: the first word holding the
-    maximum is its best and the second its runner-up, so the tie is seen. Question 2's input
+    """Four words (rows 10-13) × four questions. Questions 0 and 1 have ties: the first word
+    holding the maximum is the best and the second the runner-up, so the tie is seen. Question 2's input
     word 12 scores highest but is no answer; its earlier best (0.65, row 5) stays and the tile's
     0.6 becomes its runner-up. Question 3's tile maximum does not beat its runner-up: unchanged."""
     scores = np.array([[0.1, 0.9, 0.5, 0.90],
                        [0.7, 0.9, 0.2, 0.10],
                        [0.3, 0.2, 0.8, 0.20],
                        [0.7, 0.1, 0.6, 0.30]], dtype=np.float32)
-    inputs = np.array([[0, 1, 2], [0, 1, 2], [12, 1, 2], [0, 1, 2]])
+    inputs = np.array([[9, 14, 2], [0, 1, 2], [12, 1, 2], [0, 1, 2]])  # rows 9 and 14 lie outside the tile
     best = np.array([-np.inf, -np.inf, 0.65, 0.95], dtype=np.float32)
     runner_up = np.array([-np.inf, -np.inf, 0.55, 0.92], dtype=np.float32)
     best_row = np.array([0, 0, 5, 7])
     highest, changed = np.empty(4, dtype=np.float32), np.empty(4, dtype=np.int64)
-    analogy._fold_tile(scores, 10, inputs, best, runner_up, best_row, highest, changed)
+    buffer = np.zeros((5, 4), dtype=np.float32)
+    buffer[:4] = scores
+    analogy._fold_tile(buffer[:4], 10, inputs, best, runner_up, best_row, highest, changed)
+    assert not buffer[4].any()  # row 14 is past the tile: nothing is written there
     assert best_row.tolist() == [11, 10, 5, 7]
     np.testing.assert_array_equal(best, np.array([0.7, 0.9, 0.65, 0.95], dtype=np.float32))
     np.testing.assert_array_equal(runner_up, np.array([0.7, 0.9, 0.6, 0.92], dtype=np.float32))

@@ -115,6 +115,9 @@ def test_a_short_formula_and_the_punctuation_after_it_stay_together():
     assert [group.astext() for group in groups] == ["m = 64),"]
     assert paragraph.astext() == ("(a sixth at m = 64), then x and "
                                   "\\sum_{i=1}^{n} \\max_j \\hat q_i \\cdot \\hat d_j + \\text{a long tail}.")
+    repeated = publish_doctree("*q*, :math:`x`, *p*")  # the same ", " before the formula and after it
+    page_quality.formulas_keep_their_punctuation(repeated)
+    assert repeated[0].astext() == "q, x, p"
 
 
 def test_the_widget_state_moves_to_a_file_the_page_names(tmp_path):

@@ -293,6 +293,7 @@ def evaluate_analogies(word_vectors: WordVectors, path, restrict_vocab: int | No
     ``compute-accuracy`` tool of word2vec and gensim's ``evaluate_word_analogies``, whose answers
     these are, question for question (with the default method and exclusion).
 
+    A zero vector has no direction: it is refused with a ``ValueError`` naming its row.
     ``method="3cosmul"`` scores with 3CosMul instead (:func:`analogy_scores`), and
     ``exclude_inputs=False`` lets a, b and c be answers (which are then wrong); neither has a
     gensim counterpart. Book: Chapter 3, "The analogy benchmark".
@@ -444,14 +445,12 @@ def _answer(word_vectors: WordVectors, vocabulary_size: int, question_rows: np.n
 
 @numba.njit(nogil=True, cache=True)
 def _fold_tile(scores, start, inputs, best, runner_up, best_row, highest, changed):
-    """Fold one tile of scores (words ``start``, ``start + 1``, ... × questions) into each
-    question's best score, its row and its runner-up so far.
-
-    The scores of a, b and c (``inputs``, one row per question) become −∞ first: no answers.
-    One pass takes each question's maximum over the tile (``highest``) row by row, so the loop
-    over questions runs in SIMD lanes; only the questions whose maximum beats their runner-up
-    (``changed``; after the first tiles, few) are read again, for the tile's best two. Within a
-    tile the first word of a tie is the best and the second the runner-up: the tie is seen.
+    """Fold one tile of scores (words ``start``, ``start + 1``, ... × questions) into each question's
+    ``best`` = the largest score so far of a word other than a, b, c; ``best_row``, the first row
+    holding it; ``runner_up``, the largest of the others (a tie counts: then runner_up = best).
+    The rows of a, b and c (``inputs``) become −∞ first. One pass takes each question's maximum
+    (``highest``) row by row, so the loop over questions runs in SIMD lanes; only questions whose
+    maximum beats their runner-up (``changed``; after the first tiles, few) are read again.
     """
     n_words, n_questions = scores.shape
     for i in range(n_questions):
@@ -466,7 +465,7 @@ def _fold_tile(scores, start, inputs, best, runner_up, best_row, highest, change
                 highest[i] = scores[j, i]
     n_changed = 0
     for i in range(n_questions):
-        if highest[i] > runner_up[i]:  # a NaN score never is: its question stays a near tie
+        if highest[i] > runner_up[i]:  # all-NaN scores leave −∞: the question stays a near tie
             changed[n_changed] = i
             n_changed += 1
     for j in range(n_words if n_changed else 0):
