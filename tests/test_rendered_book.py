@@ -121,11 +121,16 @@ def _draw_every_widget(page):
     """Scroll to every widget view of the page, which draws it, and wait until all are drawn
     (embed.js puts a .widget-subarea before each view). The page scrolls itself, two frames per
     view for its IntersectionObserver to see it: Playwright's own scrolling waits for each
-    output to stop moving, about 4 s a widget."""
+    output to stop moving, about 4 s a widget. A page the browser does not show runs no animation
+    frames, so each wait also ends after 200 ms: without that, evaluate() could wait forever."""
+    page.bring_to_front()
     page.evaluate(f"""async () => {{
         for (const view of document.querySelectorAll('{VIEWS}')) {{
             view.parentElement.scrollIntoView();
-            await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+            await new Promise(done => {{
+                requestAnimationFrame(() => requestAnimationFrame(done));
+                setTimeout(done, 200);
+            }});
         }}
     }}""")
     page.wait_for_function(f"""() => document.querySelectorAll('.widget-subarea').length >=
