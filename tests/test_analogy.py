@@ -237,20 +237,24 @@ def test_questions_outside_the_vocabulary_are_skipped(tmp_path):
     assert nothing.coverage == 0.0 and nothing.accuracy == 0.0 and nothing.correct == []
 
 
-def test_near_ties_are_broken_as_gensim_breaks_them(tmp_path):
+@pytest.mark.parametrize("tile_words", [512, 7])
+def test_near_ties_are_broken_as_gensim_breaks_them(tmp_path, monkeypatch, tile_words):
     """Near copies of a question's target direction score within about 1e-8 of each other, below
     float32 resolution: which one wins depends only on rounding. Those questions go through
-    the careful path, and their answers must still be gensim's."""
+    the careful path, and their answers must still be gensim's. The three twins of a question
+    lie 40 rows apart: with tiles of 7 words they fall in different tiles and threads, whose
+    best two are merged."""
+    monkeypatch.setattr(analogy, "TILE_WORDS", tile_words)
     rng = np.random.default_rng(3)
     base = similarity.normalize(rng.normal(size=(30, 50)))
     words, vectors, lines = [f"w{i}" for i in range(30)], list(base), [": near ties"]
-    for question in range(40):
-        a, b, c = rng.choice(30, size=3, replace=False)
-        target = base[b] - base[a] + base[c]
-        for twin in range(3):
+    questions = [rng.choice(30, size=3, replace=False) for _ in range(40)]
+    targets = [base[b] - base[a] + base[c] for a, b, c in questions]
+    for twin in range(3):
+        for question, target in enumerate(targets):
             words.append(f"t{question}_{twin}")
             vectors.append(target + rng.normal(scale=2e-5, size=50) * np.linalg.norm(target))
-        lines.append(f"w{a} w{b} w{c} t{question}_0")
+    lines += [f"w{a} w{b} w{c} t{question}_0" for question, (a, b, c) in enumerate(questions)]
     near_twins = WordVectors(words, np.array(vectors, dtype=np.float32))
     path = write_questions(tmp_path, lines)
     ours = analogy.evaluate_analogies(near_twins, path, restrict_vocab=None)
@@ -443,36 +447,37 @@ def test_benchmark_table_holds_gensims_scores_for_each_model(glove_small):
     assert cosmul.loc["GloVe", "all"] == analogy.evaluate_analogies(glove_small, path, 10_000, "3cosmul").accuracy
 
 
-@pytest.mark.parametrize("tile_questions, tile_words", [(7, 5), (64, 333)])
-def test_tiled_search_gives_gensims_answers_across_tile_edges(glove_small, monkeypatch, tile_questions, tile_words):
-    """The scores are reduced one small tile at a time: with tiles of a few words, the best
-    and runner-up of a question fall in different tiles, the inputs a, b, c sit on tile edges,
-    and the last tile is short; every answer must still be gensim's."""
-    monkeypatch.setattr(analogy, "TILE_QUESTIONS", tile_questions)
+@pytest.mark.parametrize("tile_words, tile_cosines", [(5, 2**19), (333, 2**19), (512, 1)])
+def test_tiled_search_gives_gensims_answers_across_tile_edges(glove_small, monkeypatch, tile_words, tile_cosines):
+    """The scores are reduced one small tile at a time, split between threads: with tiles of a
+    few words, the best and runner-up of a question fall in different tiles and threads, the
+    inputs a, b, c sit on tile edges, and the last tile is short; with room for few cosines,
+    the tiles are the narrowest (16 words). Every answer must still be gensim's."""
     monkeypatch.setattr(analogy, "TILE_WORDS", tile_words)
+    monkeypatch.setattr(analogy, "TILE_COSINES", tile_cosines)
     path = data.google_analogies_path()
     ours = analogy.evaluate_analogies(glove_small, path, restrict_vocab=2_000)
     assert_same_as_gensim(ours, gensim_analogies(glove_small, path, 2_000)[1])
 
 
 def test_a_tile_folds_into_each_questions_best_two_worked_by_hand():
-    """Four words (rows 10-13) × four questions. Questions 0 and 1 have ties: the first word
-    holding the maximum is the best and the second the runner-up, so the tie is seen. Question 2's input
-    word 12 scores highest but is no answer; its earlier best (0.65, row 5) stays and the tile's
-    0.6 becomes its runner-up. Question 3's tile maximum does not beat its runner-up: unchanged."""
-    scores = np.array([[0.1, 0.9, 0.5, 0.90],
-                       [0.7, 0.9, 0.2, 0.10],
-                       [0.3, 0.2, 0.8, 0.20],
-                       [0.7, 0.1, 0.6, 0.30]], dtype=np.float32)
-    inputs = np.array([[9, 14, 2], [0, 1, 2], [12, 1, 2], [0, 1, 2]])  # rows 9 and 14 lie outside the tile
-    best = np.array([-np.inf, -np.inf, 0.65, 0.95], dtype=np.float32)
-    runner_up = np.array([-np.inf, -np.inf, 0.55, 0.92], dtype=np.float32)
-    best_row = np.array([0, 0, 5, 7])
-    highest, changed = np.empty(4, dtype=np.float32), np.empty(4, dtype=np.int64)
-    buffer = np.zeros((5, 4), dtype=np.float32)
-    buffer[:4] = scores
-    analogy._fold_tile(buffer[:4], 10, inputs, best, runner_up, best_row, highest, changed)
-    assert not buffer[4].any()  # row 14 is past the tile: nothing is written there
-    assert best_row.tolist() == [11, 10, 5, 7]
-    np.testing.assert_array_equal(best, np.array([0.7, 0.9, 0.65, 0.95], dtype=np.float32))
-    np.testing.assert_array_equal(runner_up, np.array([0.7, 0.9, 0.6, 0.92], dtype=np.float32))
+    """Vocabulary rows 10-13 against the input words of rows 12, 20, 21 and 30; a row r scores
+    (cos(r, b) + cos(r, c)) − cos(r, a). Question 0 (20:21 :: 12:?) has input 12 inside the tile:
+    its highest score (1.0, at row 12) is no answer, and rows 10 and 11 tie at 0.5, so the first
+    is the best and the tie is seen. Question 1 (12:20 :: 21:?) beats its earlier best 0.8 once.
+    Questions 2 and 3 (30:20 :: 21:?): the tile's highest, 1.25, only equals question 2's
+    runner-up (nothing changes) and beats question 3's best."""
+    cosines = np.array([[0.25, 0.5, 1.0, 0.0],     # row 12 with rows 10, 11, 12, 13
+                        [0.5, 0.25, 0.5, 0.75],    # row 20
+                        [0.75, 0.25, 0.5, 0.0],    # row 21
+                        [0.0, 0.5, 0.25, 0.25]],   # row 30
+                       dtype=np.float32)
+    inputs = np.array([[20, 21, 12], [12, 20, 21], [30, 20, 21], [30, 20, 21]])
+    slots = np.array([[1, 2, 0], [0, 1, 2], [3, 1, 2], [3, 1, 2]])  # the rows of a, b, c in cosines
+    best = np.array([-np.inf, 0.8, 1.5, 0.9], dtype=np.float32)
+    runner_up = np.array([-np.inf, 0.7, 1.25, 0.6], dtype=np.float32)
+    best_row = np.array([0, 5, 7, 3])
+    analogy._fold_tile(cosines, 10, slots, inputs, best, runner_up, best_row)
+    assert best_row.tolist() == [10, 10, 7, 10]
+    np.testing.assert_array_equal(best, np.array([0.5, 1.0, 1.5, 1.25], dtype=np.float32))
+    np.testing.assert_array_equal(runner_up, np.array([0.5, 0.8, 1.25, 0.9], dtype=np.float32))

@@ -8,8 +8,8 @@ SimLex-999), and finds and removes a gender direction (Bolukbasi et al. 2016).
 
 Both benchmarks give exactly the answers of gensim 4.4's ``KeyedVectors.evaluate_word_analogies``
 and ``evaluate_word_pairs`` (the tests compare every question), but the analogy questions are
-answered in batches, one float32 matrix product per batch, rather than one pass over the
-vocabulary per question.
+answered from the cosines of their input words with the vocabulary, one float32 matrix product
+for all of them, rather than one pass over the vocabulary per question.
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ METHODS = ("3cosadd", "3cosmul")
 
 #: Threads answering analogy questions: one per core, up to 8 (each holds its own tile of scores).
 THREADS = min(8, os.cpu_count() or 1)
-#: A tile of scores, words × questions: 512 × 512 float32 numbers, 1 MB (the fastest shape timed).
+#: Vocabulary words per tile: each tile's cosines with the questions' input words are computed
+#: and folded into the answers while they are in the core's cache; at most TILE_COSINES of them
+#: (2 MB), so a file of many input words gets narrower tiles.
 TILE_WORDS = 512
-TILE_QUESTIONS = 512
+TILE_COSINES = 2**19
 # gensim asks most_similar for the 5 best words and keeps the first that is not an input word.
 _GENSIM_CANDIDATES = 5
 
@@ -392,89 +394,88 @@ def _answer(word_vectors: WordVectors, vocabulary_size: int, question_rows: np.n
             first_row: np.ndarray) -> np.ndarray:
     """The row of the answer to each question (a, b, c, expected): the best-scoring row among
     the first ``vocabulary_size`` rows other than a, b and c (-1 if there is none).
-    ``first_row[row]`` is the row of the first spelling of that row's word; the question rows
-    are first spellings.
+    ``first_row[row]`` is the row of each row's first spelling; question rows are first spellings.
 
-    The scores are cosines, a float32 matrix product of the unit vectors with the questions,
-    computed one tile at a time (:data:`TILE_WORDS` words × :data:`TILE_QUESTIONS`
-    questions, 1 MB) and folded into each question's best two while the tile is still in the
-    core's cache (:func:`_fold_tile`), so no score goes to memory. One thread per core works
-    through the batches of questions. The product sums in another order than gensim's
-    matrix-vector product, so the last digits of a score can differ; where the best two words
-    are closer than that could matter (or the best is another spelling of an input word), the
-    question is answered again exactly as gensim does.
+    cos(v, b̂ − â + ĉ) = (v̂·b̂ − v̂·â + v̂·ĉ) / ‖b̂ − â + ĉ‖, and the length is the question's own:
+    each question ranks the words by 3CosAdd as Levy & Goldberg (2014) write it. The Google
+    file's 19,544 questions use under a thousand input words, so one float32 product of those
+    words with the vocabulary gives every score in two additions (:func:`_fold_tile`), computed
+    a tile of :data:`TILE_WORDS` words at a time while it is in the core's cache, one share of
+    the tiles per thread. Our scores are rounded unlike gensim's; where the best two are closer
+    than that could matter (or the best is another spelling of an input), the question is
+    answered again exactly as gensim does.
     """
     unit = word_vectors.unit_vectors[:vocabulary_size]  # (words, d), row-major
-    queries = _offset_queries(unit, question_rows)  # (questions, d)
-    queries_by_column = np.ascontiguousarray(queries.T)  # (d, questions): a batch is a BLAS operand
-    n_words = len(unit)
-    answers = np.empty(len(question_rows), dtype=np.int64)
-    near_tie = np.zeros(len(question_rows), dtype=bool)
-    # Our score and gensim's are each off by at most d · 2⁻²⁴ in d dimensions, whatever the order
-    # of the sums (Higham 2002, section 3.1): words further apart than twice the two errors
-    # together are ranked alike by both.
-    closer_than = 4 * unit.shape[1] * 2.0**-24
+    n_words, dimensions = unit.shape
+    inputs = np.ascontiguousarray(question_rows[:, :3])
+    words, slots = np.unique(inputs, return_inverse=True)  # the input words; a, b, c's rows among them
+    words, slots = np.ascontiguousarray(unit[words]), slots.reshape(-1, 3)
+    tile_words = max(16, min(TILE_WORDS, TILE_COSINES // max(1, len(words))))
+    tiles = range(0, n_words, tile_words)
 
-    def answer_batches(share):
-        tile = np.empty((TILE_WORDS, TILE_QUESTIONS), dtype=np.float32)  # reused by every tile
-        highest, changed = np.empty(TILE_QUESTIONS, dtype=np.float32), np.empty(TILE_QUESTIONS, dtype=np.int64)
-        for batch in share:
-            batch_queries = queries_by_column[:, batch]
-            best, runner_up = np.full((2, batch_queries.shape[1]), -np.inf, dtype=np.float32)
-            best_row = np.zeros(batch_queries.shape[1], dtype=np.int64)
-            inputs = np.ascontiguousarray(question_rows[batch, :3])
-            for start in range(0, n_words, TILE_WORDS):
-                scores = tile[: min(TILE_WORDS, n_words - start), : batch_queries.shape[1]]
-                np.matmul(unit[start:start + len(scores)], batch_queries, out=scores)  # (tile words, batch): cosines
-                _fold_tile(scores, start, inputs, best, runner_up, best_row, highest, changed)
-            answers[batch] = best_row
-            near_tie[batch] = ~(best - runner_up >= closer_than)  # -inf - -inf is NaN: no word was left to choose
+    def best_two(share):
+        best, runner_up = np.full((2, len(inputs)), -np.inf, dtype=np.float32)
+        best_row = np.zeros(len(inputs), dtype=np.int64)
+        buffer = np.empty((len(words), tile_words), dtype=np.float32)
+        for start in share:
+            tile = unit[start:start + tile_words]
+            cosines = buffer[:, : len(tile)]
+            np.matmul(words, tile.T, out=cosines)  # (input words, tile words)
+            _fold_tile(cosines, start, slots, inputs, best, runner_up, best_row)
+        return best, runner_up, best_row
 
-    batches = [slice(start, start + TILE_QUESTIONS) for start in range(0, len(question_rows), TILE_QUESTIONS)]
-    # Each thread takes every THREADS-th batch and multiplies on one core (BLAS held to one
-    # thread): the tiles stay in that core's cache.
+    # Each thread multiplies its tiles on one core (BLAS held to one thread); the shares are
+    # consecutive, so ties keep the first row, as a single pass would.
+    shares = [tiles[len(tiles) * i // THREADS: len(tiles) * (i + 1) // THREADS] for i in range(THREADS)]
     with threadpool_limits(1), ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(answer_batches, [batches[i::THREADS] for i in range(THREADS)]))
+        (best, runner_up, answers), *others = pool.map(best_two, shares)
+    for other_best, other_runner_up, other_row in others:
+        wins = other_best > best
+        runner_up = np.where(wins, np.maximum(best, other_runner_up), np.maximum(runner_up, other_best))
+        answers, best = np.where(wins, other_row, answers), np.maximum(best, other_best)
 
-    is_input = (first_row[answers][:, None] == question_rows[:, :3]).any(axis=1)  # another spelling of a, b or c
+    # Each float32 dot product of unit vectors is off by at most d·u (u = 2⁻²⁴, any order of sums:
+    # Higham 2002, section 3.1), our two additions by 5u, gensim's score times ‖q‖ by (d + 4)‖q‖u
+    # + 6u (q rounded to float32). Words further apart than twice that (with a margin) rank alike.
+    query_lengths = np.linalg.norm(unit[inputs[:, 1]] + unit[inputs[:, 2]] - unit[inputs[:, 0]], axis=1)
+    closer_than = 2 * 2.0**-24 * (3 * dimensions + 16 + (dimensions + 8) * query_lengths)
+    near_tie = ~(best - runner_up >= closer_than)  # -inf - -inf is NaN: no word was left to choose
+    is_input = (first_row[answers][:, None] == inputs).any(axis=1)  # another spelling of a, b or c
+    again = np.flatnonzero(near_tie | is_input)
     vectors, norms = word_vectors.vectors[:vocabulary_size], word_vectors.norms[:vocabulary_size]
-    for i in np.flatnonzero(near_tie | is_input):
-        answers[i] = _answer_like_gensim(vectors, norms, queries[i], question_rows[i], first_row)
+    for i, query in zip(again, _offset_queries(unit, question_rows[again])):
+        answers[i] = _answer_like_gensim(vectors, norms, query, question_rows[i], first_row)
     return answers
 
 
 @numba.njit(nogil=True, cache=True)
-def _fold_tile(scores, start, inputs, best, runner_up, best_row, highest, changed):
-    """Fold one tile of scores (words ``start``, ``start + 1``, ... × questions) into each question's
-    ``best`` = the largest score so far of a word other than a, b, c; ``best_row``, the first row
-    holding it; ``runner_up``, the largest of the others (a tie counts: then runner_up = best).
-    The rows of a, b and c (``inputs``) become −∞ first. One pass takes each question's maximum
-    (``highest``) row by row, so the loop over questions runs in SIMD lanes; only questions whose
-    maximum beats their runner-up (``changed``; after the first tiles, few) are read again.
+def _fold_tile(cosines, start, slots, inputs, best, runner_up, best_row):
+    """Fold one tile into each question's best two answers. ``cosines[k, j]`` is the cosine of
+    input word k with row ``start + j``; question i has its a, b, c at ``slots[i]`` among the
+    input words and at rows ``inputs[i]``. Row r scores
+    (cos(r, b) + cos(r, c)) − cos(r, a), in gensim's order. ``best[i]``: the largest score so far
+    of a row other than a, b, c; ``best_row[i]``, the first row holding it; ``runner_up[i]``, the
+    largest of the others (a tie counts: then runner_up = best). One pass asks whether any score
+    beats the runner-up (SIMD lanes); only then, or if an input lies in the tile, is it re-read.
     """
-    n_words, n_questions = scores.shape
-    for i in range(n_questions):
-        for k in range(3):
-            word = inputs[i, k] - start
-            if 0 <= word < n_words:
-                scores[word, i] = -np.inf
-        highest[i] = -np.inf
-    for j in range(n_words):
-        for i in range(n_questions):
-            if scores[j, i] > highest[i]:
-                highest[i] = scores[j, i]
-    n_changed = 0
-    for i in range(n_questions):
-        if highest[i] > runner_up[i]:  # all-NaN scores leave −∞: the question stays a near tie
-            changed[n_changed] = i
-            n_changed += 1
-    for j in range(n_words if n_changed else 0):
-        for c in range(n_changed):
-            i = changed[c]
-            if scores[j, i] > best[i]:
-                runner_up[i], best[i], best_row[i] = best[i], scores[j, i], start + j
-            elif scores[j, i] > runner_up[i]:
-                runner_up[i] = scores[j, i]
+    n_words = cosines.shape[1]
+    for i in range(len(slots)):
+        cos_a, cos_b, cos_c = cosines[slots[i, 0]], cosines[slots[i, 1]], cosines[slots[i, 2]]
+        row_a, row_b, row_c = inputs[i, 0] - start, inputs[i, 1] - start, inputs[i, 2] - start
+        if not (0 <= row_a < n_words or 0 <= row_b < n_words or 0 <= row_c < n_words):
+            threshold, beaten = runner_up[i], False
+            for j in range(n_words):
+                beaten |= (cos_b[j] + cos_c[j]) - cos_a[j] > threshold
+            if not beaten:
+                continue
+        for j in range(n_words):
+            if j == row_a or j == row_b or j == row_c:
+                continue
+            score = (cos_b[j] + cos_c[j]) - cos_a[j]
+            if score > best[i]:
+                runner_up[i], best[i], best_row[i] = best[i], score, start + j
+            elif score > runner_up[i]:
+                runner_up[i] = score
 
 
 def _answer_like_gensim(vectors, norms, query, question_rows, first_row) -> int:
