@@ -118,6 +118,17 @@ def test_unknown_encoder_and_reranker_names_are_one_line():
     assert remedies.encoder_by_name("base") is None and remedies.reranker_by_name("maxsim", []) is None
 
 
+def test_rerank_head_orders_the_scored_keys_and_keeps_the_rest_unscored():
+    from embedlab.search import rerank_head
+
+    keys, scores = rerank_head([7, 3, 9, 4, 1], [0.2, 0.9, 0.2])  # a tie: 7 stays before 9
+    assert list(keys) == [3, 7, 9, 4, 1]
+    np.testing.assert_array_equal(scores[:3], np.float32([0.9, 0.2, 0.2]))
+    assert np.isnan(scores[3:]).all() and keys.dtype == np.int64 and scores.dtype == np.float32
+    keys, scores = rerank_head([5, 6], [])  # nothing scored: the order stands
+    assert list(keys) == [5, 6] and np.isnan(scores).all()
+
+
 def test_maxsim_fused_with_the_first_stage_order_matches_a_hand_worked_example():
     from embedlab.rag import chunking, corpora, retrieval, store
 
@@ -139,6 +150,11 @@ def test_maxsim_fused_with_the_first_stage_order_matches_a_hand_worked_example()
     np.testing.assert_allclose(scores, [1 / 61 + 0.5 / 63, 1 / 62 + 0.5 / 61, 1 / 63 + 0.5 / 62], rtol=1e-6)
     # w = 1: chunk 0: 1/62 + 1/61 = .032522 passes chunk 2: 1/61 + 1/63 = .032266
     assert reranked(1.0)[0] == [0, 2, 1]
+    # the keys after the re-ranked ones keep their place, unscored, fused or not
+    for weight in (0.0, 0.5):
+        retriever = retrieval.Retriever(chunks, vectors, token_vectors=tokens, hybrid_weight=weight)
+        keys, scores = retriever.rerank("q", [1, 2, 0], 2, query_tokens)  # MaxSim .2, .9: 2 first
+        assert list(keys) == [2, 1, 0] and np.isnan(scores[2])
     with pytest.raises(ValueError, match="hybrid_weight must be at least 0"):
         retrieval.Retriever(chunks, vectors, hybrid_weight=-1)
     with pytest.raises(ValueError, match="2 weights for 1 rankings"):

@@ -57,6 +57,19 @@ def top_k(scores, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
 
 
+def rerank_head(keys, head_scores) -> tuple[np.ndarray, np.ndarray]:
+    """A ranking whose first ``len(head_scores)`` keys a re-ranker has scored: (keys, scores),
+    those keys ordered by their scores, highest first (a tie keeps the earlier key), and the keys
+    after them in their order, with NaN scores (they were not re-scored). What every re-ranker of
+    Chapter 6 returns."""
+    keys = np.asarray(keys, dtype=np.int64)
+    head_scores = np.asarray(head_scores, dtype=np.float32)
+    head, tail = keys[: len(head_scores)], keys[len(head_scores):]
+    order = np.lexsort((np.arange(len(head)), -head_scores))
+    return (np.concatenate([head[order], tail]),
+            np.concatenate([head_scores[order], np.full(len(tail), np.nan, dtype=np.float32)]))
+
+
 def as_float32_matrix(x, name: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 1:

@@ -14,6 +14,7 @@ from embedlab import cache, progress
 from embedlab.encoders import best_device
 from embedlab.rag.adaptation import corpus_fingerprint, corpus_pairs, software_versions
 from embedlab.rag.dense import embedding_input
+from embedlab.search import rerank_head
 from embedlab.training import cached_training, gradient_step, load_state_arrays, one_thread, shuffled_batches
 
 
@@ -129,11 +130,7 @@ class CrossEncoderReranker:
         """The first ``top`` of ``keys`` ordered by :meth:`scores` (ties keep their order), the rest
         after them in their order with NaN scores, as :meth:`Retriever.rerank` returns them."""
         keys = np.asarray(keys, dtype=np.int64)
-        head, tail = keys[:top], keys[top:]
-        scores = self.scores(query, head)
-        order = np.lexsort((np.arange(len(head)), -scores))
-        return (np.concatenate([head[order], tail]),
-                np.concatenate([scores[order], np.full(len(tail), np.nan, dtype=np.float32)]))
+        return rerank_head(keys, self.scores(query, keys[:top]))
 
 
 def trained_reranker(chunks, config: CrossEncoderConfig = CrossEncoderConfig(), device: str | None = None,

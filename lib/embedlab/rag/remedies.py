@@ -21,6 +21,7 @@ from embedlab.rag.cross_encoder import CrossEncoderConfig, trained_reranker
 from embedlab.rag.passage_questions import passage_questions, passage_report
 from embedlab.rag.retrieval import Retriever
 from embedlab.rag.store import ExactVectors
+from embedlab.search import rerank_head
 from embedlab.training import one_thread
 
 MODELS = ("base", "adapted")
@@ -72,16 +73,13 @@ class EncoderRescorer:
 
     def rerank(self, query: str, keys, top: int) -> tuple[np.ndarray, np.ndarray]:
         keys = np.asarray(keys, dtype=np.int64)
-        head, tail = keys[:top], keys[top:]
+        head = keys[:top]
         missing = [int(k) for k in head if int(k) not in self.vectors]
         with one_thread():
             if missing:
                 self.vectors.update(zip(missing, encode([embedding_input(self.chunks[k]) for k in missing], self.model)))
             query_vector = encode([query], self.model)[0]
-        scores = np.array([self.vectors[int(k)] @ query_vector for k in head], dtype=np.float32)
-        order = np.lexsort((np.arange(len(head)), -scores))
-        return (np.concatenate([head[order], tail]),
-                np.concatenate([scores[order], np.full(len(tail), np.nan, dtype=np.float32)]))
+        return rerank_head(keys, [self.vectors[int(k)] @ query_vector for k in head])
 
 
 def wikipedia_retriever(model: str = "base", show_progress: bool = False) -> Retriever:

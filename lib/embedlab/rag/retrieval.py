@@ -14,7 +14,7 @@ from embedlab.encoders import encode, encode_with_tokens, load_minilm, token_vec
 from embedlab.rag.chunking import Chunk, ChunkingConfig, chunk_documents
 from embedlab.rag.dense import embed_chunks, embedding_input
 from embedlab.rag.store import NO_FILTERS, ExactVectors
-from embedlab.search import top_k
+from embedlab.search import rerank_head, top_k
 
 
 def reciprocal_rank_fusion(rankings, k: int = 60, weights=None) -> list[tuple]:
@@ -219,20 +219,17 @@ class Retriever:
         if self.reranker is not None:
             return self.reranker.rerank(query, keys, top)
         keys = np.asarray(keys, dtype=np.int64)
-        head, tail = keys[:top], keys[top:]
+        head = keys[:top]
         if self.token_vectors is None:
             scores = maxsim_scores(query, [embedding_input(self.chunks[key]) for key in head], self.model)
         else:
             query_tokens = token_vectors([query], self.model)[0] if query_tokens is None else query_tokens
             scores = maxsim(query_tokens, [self.token_vectors[key] for key in head])
-        order = np.lexsort((np.arange(len(head)), -scores))
-        if self.hybrid_weight > 0:
-            fused = reciprocal_rank_fusion([list(head[order]), list(head)], weights=(1.0, self.hybrid_weight))
-            head, scores = (np.array([key for key, _ in fused], dtype=np.int64),
-                            np.array([score for _, score in fused], dtype=np.float32))
-            order = np.arange(len(head))
-        return (np.concatenate([head[order], tail]),
-                np.concatenate([scores[order], np.full(len(tail), np.nan, dtype=np.float32)]))
+        reranked = rerank_head(keys, scores)
+        if self.hybrid_weight == 0:
+            return reranked
+        fused = reciprocal_rank_fusion([list(reranked[0][: len(head)]), list(head)], weights=(1.0, self.hybrid_weight))
+        return rerank_head(np.concatenate([[key for key, _ in fused], keys[len(head):]]), [score for _, score in fused])
 
     def ranking(self, query: str, method: str = "hybrid+rerank", depth: int = 100, rerank_top: int = 20,
                 where: str | None = None, query_vector=None, query_tokens=None) -> tuple[np.ndarray, np.ndarray]:
