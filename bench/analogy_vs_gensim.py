@@ -79,7 +79,7 @@ def matmul_floor(glove, path, restrict_vocab: int) -> dict[str, float]:
                                  for i in range(analogy.THREADS)]))
 
     input_words = np.ascontiguousarray(unit[np.unique(question_rows[:, :3])])
-    tile_words = max(16, min(analogy.TILE_WORDS, analogy.TILE_COSINES // len(input_words)))
+    tile_words = analogy.tile_width(len(input_words))
 
     def input_word_tiles(starts):
         tile = np.ones((len(input_words), tile_words), dtype=np.float32)

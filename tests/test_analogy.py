@@ -447,6 +447,12 @@ def test_benchmark_table_holds_gensims_scores_for_each_model(glove_small):
     assert cosmul.loc["GloVe", "all"] == analogy.evaluate_analogies(glove_small, path, 10_000, "3cosmul").accuracy
 
 
+def test_tiles_narrow_to_keep_their_cosines_in_cache():
+    # 2**19 cosines: 904 input words (the Google file at 300k) fit 579 words, so a full tile of 512;
+    # 2,000 fit 262; a million would fit none, and the tile keeps 16 words
+    assert [analogy.tile_width(n) for n in (904, 2_000, 10**6, 0)] == [512, 262, 16, 512]
+
+
 @pytest.mark.parametrize("tile_words, tile_cosines", [(5, 2**19), (333, 2**19), (512, 1)])
 def test_tiled_search_gives_gensims_answers_across_tile_edges(glove_small, monkeypatch, tile_words, tile_cosines):
     """The scores are reduced one small tile at a time, split between threads: with tiles of a

@@ -39,11 +39,8 @@ METHODS = ("3cosadd", "3cosmul")
 
 #: Threads answering analogy questions: one per core, up to 8 (each holds its own tile of scores).
 THREADS = min(8, os.cpu_count() or 1)
-#: Vocabulary words per tile: each tile's cosines with the questions' input words are computed
-#: and folded into the answers while they are in the core's cache; at most TILE_COSINES of them
-#: (2 MB), so a file of many input words gets narrower tiles.
-TILE_WORDS = 512
-TILE_COSINES = 2**19
+#: Vocabulary words per tile, and cosines per tile (2 MB): see :func:`tile_width`.
+TILE_WORDS, TILE_COSINES = 512, 2**19
 # gensim asks most_similar for the 5 best words and keeps the first that is not an input word.
 _GENSIM_CANDIDATES = 5
 
@@ -140,12 +137,9 @@ def walkthrough(word_vectors: WordVectors, a: str, b: str, c: str) -> Walkthroug
 
 
 def _offset_queries(unit: np.ndarray, question_rows: np.ndarray) -> np.ndarray:
-    """b̂ − â + ĉ scaled to length 1, for each row (a, b, c, ...) of ``question_rows``; ``unit``
-    holds the unit vectors.
-
-    Summed in float32 as (b̂ + ĉ) − â, then scaled in float64: the order of gensim's
-    ``most_similar``, so that from the same unit vectors it builds the same query.
-    """
+    """b̂ − â + ĉ scaled to length 1, for each row (a, b, c, ...) of ``question_rows``; ``unit`` holds the
+    unit vectors. Summed in float32 as (b̂ + ĉ) − â, then scaled in float64: the order of gensim's
+    ``most_similar``, so that from the same unit vectors it builds the same query."""
     a, b, c = (unit[question_rows[:, i]] for i in range(3))
     total = (b + c - a).astype(np.float64)
     return (total * (1 / np.linalg.norm(total, axis=1, keepdims=True))).astype(np.float32)
@@ -392,25 +386,24 @@ def _best_rows(vectors: np.ndarray, question_rows: np.ndarray, first_row: np.nda
 
 def _answer(word_vectors: WordVectors, vocabulary_size: int, question_rows: np.ndarray,
             first_row: np.ndarray) -> np.ndarray:
-    """The row of the answer to each question (a, b, c, expected): the best-scoring row among
-    the first ``vocabulary_size`` rows other than a, b and c (-1 if there is none).
-    ``first_row[row]`` is the row of each row's first spelling; question rows are first spellings.
+    """The row of the answer to each question (a, b, c, expected): the best-scoring row among the first
+    ``vocabulary_size`` rows other than a, b and c (-1 if there is none). ``first_row[row]`` is the row of
+    each row's first spelling; question rows are first spellings.
 
-    cos(v, b̂ − â + ĉ) = (v̂·b̂ − v̂·â + v̂·ĉ) / ‖b̂ − â + ĉ‖, and the length is the question's own:
-    each question ranks the words by 3CosAdd as Levy & Goldberg (2014) write it. The Google
-    file's 19,544 questions use under a thousand input words, so one float32 product of those
-    words with the vocabulary gives every score in two additions (:func:`_fold_tile`), computed
-    a tile of :data:`TILE_WORDS` words at a time while it is in the core's cache, one share of
-    the tiles per thread. Our scores are rounded unlike gensim's; where the best two are closer
-    than that could matter (or the best is another spelling of an input), the question is
-    answered again exactly as gensim does.
+    cos(v, b̂ − â + ĉ) = (v̂·b̂ − v̂·â + v̂·ĉ) / ‖b̂ − â + ĉ‖, and the length is the question's own: each
+    question ranks the words by 3CosAdd as Levy & Goldberg (2014) write it. The Google file's 19,544
+    questions use under a thousand input words, so one float32 product of those words with the
+    vocabulary gives every score in two additions (:func:`_fold_tile`), computed a tile of
+    :func:`tile_width` words at a time while it is in the core's cache, one share of the tiles per
+    thread. Our scores are rounded unlike gensim's; where the best two are closer than that could
+    matter (or the best is another spelling of an input), the question is answered again as gensim does.
     """
     unit = word_vectors.unit_vectors[:vocabulary_size]  # (words, d), row-major
     n_words, dimensions = unit.shape
     inputs = np.ascontiguousarray(question_rows[:, :3])
     words, slots = np.unique(inputs, return_inverse=True)  # the input words; a, b, c's rows among them
     words, slots = np.ascontiguousarray(unit[words]), slots.reshape(-1, 3)
-    tile_words = max(16, min(TILE_WORDS, TILE_COSINES // max(1, len(words))))
+    tile_words = tile_width(len(words))
     tiles = range(0, n_words, tile_words)
 
     def best_two(share):
@@ -446,6 +439,12 @@ def _answer(word_vectors: WordVectors, vocabulary_size: int, question_rows: np.n
     for i, query in zip(again, _offset_queries(unit, question_rows[again])):
         answers[i] = _answer_like_gensim(vectors, norms, query, question_rows[i], first_row)
     return answers
+
+
+def tile_width(n_input_words: int) -> int:
+    """Vocabulary words per tile of :func:`evaluate_analogies`: :data:`TILE_WORDS`, fewer (not under
+    16) where the tile's cosines with ``n_input_words`` input words would pass :data:`TILE_COSINES`."""
+    return min(TILE_WORDS, max(16, TILE_COSINES // max(1, n_input_words)))
 
 
 @numba.njit(nogil=True, cache=True)
