@@ -113,7 +113,7 @@ def test_the_cli_options_reach_the_pipeline(other_model, tmp_path, monkeypatch, 
 def test_unknown_encoder_and_reranker_names_are_one_line():
     with pytest.raises(ValueError, match="unknown encoder 'big'; choose one of base, adapted"):
         remedies.encoder_by_name("big")
-    with pytest.raises(ValueError, match=r"unknown re-ranker 'colbert'; choose one of maxsim\+hybrid, maxsim, cross-en"):
+    with pytest.raises(ValueError, match=r"unknown re-ranker 'colbert'; choose one of maxsim\+hybrid, maxsim, query-likelihood, cross-en"):
         remedies.reranker_by_name("colbert", [])
     assert remedies.encoder_by_name("base") is None and remedies.reranker_by_name("maxsim", []) is None
 

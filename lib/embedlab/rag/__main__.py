@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--reranker", choices=SEARCH_RERANKERS, default="maxsim+hybrid",
                              help="what re-ranks the hybrid candidates of --method hybrid+rerank: maxsim+hybrid "
                                   "(the default: MaxSim's order fused with the hybrid order), maxsim (MaxSim "
-                                  "alone) or cross-encoder (trained on the Wikipedia sample by 'adapt')")
+                                  "alone), query-likelihood (the default's order re-ordered by how likely "
+                                  "SmolLM2 finds the question after each passage; seconds per question) or "
+                                  "cross-encoder (trained on the Wikipedia sample by 'adapt')")
     evaluate_command = commands.add_parser("evaluate", help="measure the four search methods on the Wikipedia questions")
     evaluate_command.add_argument("--max-words", type=int, default=None,
                                   help="index only the first N words of each article (default: all of it)")
@@ -132,10 +134,10 @@ def _search_models(args) -> tuple:
     """(model, reranker_for, hybrid_weight) for :func:`search` and :func:`answer` from ``--model``
     and ``--reranker``."""
     reranker_for = None
-    if args.reranker == "cross-encoder":
+    if args.reranker in ("cross-encoder", "query-likelihood"):
         reranker_for = lambda chunks: reranker_by_name(args.reranker, chunks)
     return (encoder_by_name(args.model), reranker_for,
-            SEARCH_HYBRID_WEIGHT if args.reranker == "maxsim+hybrid" else 0.0)
+            SEARCH_HYBRID_WEIGHT if args.reranker in ("maxsim+hybrid", "query-likelihood") else 0.0)
 
 
 def main(argv=None) -> int:

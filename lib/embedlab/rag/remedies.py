@@ -18,18 +18,23 @@ from embedlab.rag.chunking import ChunkingConfig, chunk_documents
 from embedlab.rag.corpora import wikipedia_documents
 from embedlab.rag.dense import embed_chunks, embedding_input
 from embedlab.rag.cross_encoder import CrossEncoderConfig, trained_reranker
+from embedlab.rag.generation import smollm2_generator
 from embedlab.rag.passage_questions import passage_questions, passage_report
+from embedlab.rag.pipeline import SEARCH_HYBRID_WEIGHT
+from embedlab.rag.query_likelihood import QueryLikelihoodReranker
 from embedlab.rag.retrieval import Retriever
 from embedlab.rag.store import ExactVectors
 from embedlab.search import rerank_head
 from embedlab.training import one_thread
 
 MODELS = ("base", "adapted")
-RERANKERS = ("none", "maxsim", "cross-encoder", "adapted-encoder")
+RERANKERS = ("none", "maxsim", "maxsim+hybrid", "query-likelihood", "cross-encoder", "adapted-encoder")
 #: The re-rankers a database search can use (``python -m embedlab.rag search --reranker``).
 #: ``maxsim+hybrid`` (the default) fuses MaxSim's order with the hybrid order
-#: (:data:`~embedlab.rag.pipeline.SEARCH_HYBRID_WEIGHT`); ``maxsim`` is MaxSim alone.
-SEARCH_RERANKERS = ("maxsim+hybrid", "maxsim", "cross-encoder")
+#: (:data:`~embedlab.rag.pipeline.SEARCH_HYBRID_WEIGHT`); ``maxsim`` is MaxSim alone;
+#: ``query-likelihood`` re-orders the default's order by SmolLM2's likelihood of the question
+#: (:class:`~embedlab.rag.query_likelihood.QueryLikelihoodReranker`), seconds per question on a CPU.
+SEARCH_RERANKERS = ("maxsim+hybrid", "maxsim", "query-likelihood", "cross-encoder")
 
 
 def sample_chunks() -> list:
@@ -51,13 +56,16 @@ def encoder_by_name(name: str = "base", show_progress: bool = False):
 
 def reranker_by_name(name: str, chunks, show_progress: bool = False):
     """The re-ranker called ``name`` (:data:`SEARCH_RERANKERS`) for a retriever over ``chunks``:
-    None for MaxSim, alone or fused with the hybrid order (the :class:`Retriever`'s own), or the
-    cross-encoder trained on the Wikipedia sample (:func:`trained_reranker`, loaded from the cache
-    or trained first) reading ``chunks``."""
+    None for MaxSim, alone or fused with the hybrid order (the :class:`Retriever`'s own), SmolLM2's
+    query likelihood after MaxSim (:class:`QueryLikelihoodReranker`), or the cross-encoder trained
+    on the Wikipedia sample (:func:`trained_reranker`, loaded from the cache or trained first)
+    reading ``chunks``."""
     if name not in SEARCH_RERANKERS:
         raise ValueError(f"unknown re-ranker {name!r}; choose one of {', '.join(SEARCH_RERANKERS)}")
     if name in ("maxsim", "maxsim+hybrid"):
         return None
+    if name == "query-likelihood":
+        return QueryLikelihoodReranker(smollm2_generator(), list(chunks))
     trained = trained_reranker(sample_chunks(), CrossEncoderConfig(), show_progress=show_progress)
     return dataclasses.replace(trained, chunks=list(chunks))
 
@@ -98,15 +106,22 @@ def wikipedia_retriever(model: str = "base", show_progress: bool = False) -> Ret
 
 def ranker(retriever: Retriever, reranker: str = "maxsim", rerank_top: int = 20, second_stage=None):
     """A function question -> chunk keys, best first: hybrid search (BM25 and dense fused), its
-    first ``rerank_top`` re-ranked by ``reranker``: ``none``, ``maxsim``, or ``cross-encoder`` and
-    ``adapted-encoder``, which need ``second_stage``, a
-    :class:`~embedlab.rag.cross_encoder.CrossEncoderReranker` or an :class:`EncoderRescorer`."""
+    first ``rerank_top`` re-ranked by ``reranker``: ``none``, ``maxsim``, ``maxsim+hybrid``
+    (MaxSim fused with the hybrid order, the search's default), or ``query-likelihood``,
+    ``cross-encoder`` and ``adapted-encoder``, which need ``second_stage``, a
+    :class:`~embedlab.rag.query_likelihood.QueryLikelihoodReranker` (which re-orders the
+    default's order), :class:`~embedlab.rag.cross_encoder.CrossEncoderReranker` or :class:`EncoderRescorer`."""
     if reranker not in RERANKERS:
         raise ValueError(f"unknown re-ranker {reranker!r}; choose one of {', '.join(RERANKERS)}")
     if reranker == "none":
         return lambda question: retriever.ranking(question, "hybrid")[0]
-    if reranker == "maxsim":
-        return lambda question: retriever.ranking(question, "hybrid+rerank", rerank_top=rerank_top)[0]
+    if reranker in ("maxsim", "maxsim+hybrid", "query-likelihood"):
+        variant = copy.copy(retriever)  # the same index, another re-ranking
+        variant.hybrid_weight = 0.0 if reranker == "maxsim" else SEARCH_HYBRID_WEIGHT
+        variant.reranker = second_stage if reranker == "query-likelihood" else None
+        if reranker == "query-likelihood" and second_stage is None:
+            raise ValueError("the query-likelihood re-ranker needs its model: pass second_stage")
+        return lambda question: variant.ranking(question, "hybrid+rerank", rerank_top=rerank_top)[0]
     if second_stage is None:
         raise ValueError(f"the {reranker} re-ranker needs a trained model: pass second_stage")
     return lambda question: second_stage.rerank(question, retriever.ranking(question, "hybrid")[0], rerank_top)[0]
@@ -119,7 +134,9 @@ def deep_report(retriever: Retriever, questions, reranker: str = "maxsim", reran
     The cross-encoder and the adapted encoder are trained on the retriever's chunks, or loaded
     from the cache."""
     second_stage = None
-    if reranker == "cross-encoder":
+    if reranker == "query-likelihood":
+        second_stage = QueryLikelihoodReranker(smollm2_generator(), retriever.chunks)
+    elif reranker == "cross-encoder":
         second_stage = trained_reranker(retriever.chunks, CrossEncoderConfig(), show_progress=show_progress)
     elif reranker == "adapted-encoder":
         adapted = adapted_minilm(retriever.chunks, AdaptationConfig(), show_progress=show_progress)

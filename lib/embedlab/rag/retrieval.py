@@ -128,7 +128,8 @@ class Retriever:
     re-ranking; without them, re-ranking encodes each candidate anew. ``reranker`` (optional)
     replaces MaxSim as the re-ranker: any object whose ``rerank(query, keys, top)`` returns
     (keys, scores) as :meth:`rerank` does, such as the trained
-    :class:`~embedlab.rag.cross_encoder.CrossEncoderReranker`. ``hybrid_weight`` > 0 keeps some
+    :class:`~embedlab.rag.cross_encoder.CrossEncoderReranker`, or follows it when its
+    ``after_maxsim`` is true. ``hybrid_weight`` > 0 keeps some
     of the first stage's judgement in the re-ranking (:meth:`rerank`).
     """
 
@@ -215,9 +216,15 @@ class Retriever:
         With ``hybrid_weight`` w > 0, the candidates are ordered by the reciprocal rank fusion
         (:func:`reciprocal_rank_fusion`, k = 60) of MaxSim's order and their order in ``keys``,
         1/(60 + rank_MaxSim) + w/(60 + rank_first_stage), and scored by it: MaxSim alone throws
-        away what BM25 and the dense search agreed on. Book: Chapter 6, "Finding the passage"."""
-        if self.reranker is not None:
+        away what BM25 and the dense search agreed on. A ``reranker`` whose ``after_maxsim`` is true
+        (:class:`~embedlab.rag.query_likelihood.QueryLikelihoodReranker`) is a third stage instead: it
+        re-orders MaxSim's order. Book: Chapter 6, "Finding the passage"."""
+        if self.reranker is not None and not getattr(self.reranker, "after_maxsim", False):
             return self.reranker.rerank(query, keys, top)
+        keys, scores = self._maxsim_rerank(query, keys, top, query_tokens)
+        return (keys, scores) if self.reranker is None else self.reranker.rerank(query, keys, top)
+
+    def _maxsim_rerank(self, query: str, keys, top: int, query_tokens=None) -> tuple[np.ndarray, np.ndarray]:
         keys = np.asarray(keys, dtype=np.int64)
         head = keys[:top]
         if self.token_vectors is None:
@@ -228,8 +235,7 @@ class Retriever:
         reranked = rerank_head(keys, scores)
         if self.hybrid_weight == 0:
             return reranked
-        fused = reciprocal_rank_fusion([list(reranked[0][: len(head)]), list(head)], weights=(1.0, self.hybrid_weight))
-        return rerank_head(np.concatenate([[key for key, _ in fused], keys[len(head):]]), [score for _, score in fused])
+        return fuse_head(keys, reranked[0][: len(head)], self.hybrid_weight)
 
     def ranking(self, query: str, method: str = "hybrid+rerank", depth: int = 100, rerank_top: int = 20,
                 where: str | None = None, query_vector=None, query_tokens=None) -> tuple[np.ndarray, np.ndarray]:
@@ -270,6 +276,22 @@ def index_storage(retriever: Retriever) -> dict:
         raise ValueError("the retriever's vectors live in a database; index_storage measures an in-memory index")
     tokens = retriever.token_vectors or []
     return {"vectors": int(vectors.nbytes), "token vectors": int(sum(t.nbytes for t in tokens))}
+
+
+def fuse_head(keys, reranked_head, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """A re-ranker's order of the first ``len(reranked_head)`` of ``keys`` fused with their order in
+    ``keys`` by :func:`reciprocal_rank_fusion` (k = 60), ``weight`` on the latter:
+    1/(60 + rank_re-ranker) + weight/(60 + rank_before), so that a re-ranker keeps some of the
+    judgement of the ranking it re-orders. Returns (keys, scores): the head by that score (a tie
+    goes to the re-ranker's order), then the keys after the head in their order with NaN scores,
+    as :func:`~embedlab.search.rerank_head` returns them. Book: Chapter 6, "Finding the passage"."""
+    keys = np.asarray(keys, dtype=np.int64)
+    head = keys[: len(reranked_head)]
+    if set(map(int, reranked_head)) != set(map(int, head)):
+        raise ValueError("the re-ranked head must hold the same keys as the head of the ranking it re-orders")
+    fused = reciprocal_rank_fusion([list(map(int, reranked_head)), list(map(int, head))], weights=(1.0, weight))
+    return rerank_head(np.concatenate([np.array([key for key, _ in fused], dtype=np.int64), keys[len(head):]]),
+                       [score for _, score in fused])
 
 
 def fuse(bm25_keys, dense_keys, rrf_k: int = 60) -> tuple[np.ndarray, np.ndarray]:
