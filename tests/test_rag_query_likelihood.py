@@ -37,13 +37,13 @@ def _transformers_loss(smollm2, passage: str) -> float:
 
 def test_the_score_is_the_mean_log_likelihood_transformers_computes(smollm2):
     # batches of 2 over 3 passages of different lengths: padding and a second batch are both read
-    ours = question_log_likelihood(smollm2.tokenizer, smollm2.model, QUESTION, PASSAGES, batch_size=2)
+    ours = question_log_likelihood(smollm2, QUESTION, PASSAGES, batch_size=2)
     oracle = [-_transformers_loss(smollm2, passage) for passage in PASSAGES]
     np.testing.assert_allclose(ours, oracle, atol=2e-4)
     # the passage that answers is the likeliest source of the question; the weather the least
     assert ours.argmax() == 0 and ours.argmin() == 1
     with pytest.raises(ValueError, match="the question is empty"):
-        question_log_likelihood(smollm2.tokenizer, smollm2.model, "", PASSAGES)
+        question_log_likelihood(smollm2, "", PASSAGES)
 
 
 class _Scored(QueryLikelihoodReranker):

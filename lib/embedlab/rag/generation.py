@@ -162,9 +162,14 @@ class WindowedGenerator:
         return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
                                                   return_tensors="pt", return_dict=True)
 
+    def prompt_ids(self, prompt: str) -> list[int]:
+        """The token ids the model reads for ``prompt``: the prompt as one user turn of its chat
+        template, ending where the model's reply begins."""
+        return self._inputs(prompt)["input_ids"][0].tolist()
+
     def prompt_tokens(self, prompt: str) -> int:
         """How many tokens the model reads for ``prompt``: the prompt in its chat template."""
-        return int(self._inputs(prompt)["input_ids"].shape[1])
+        return len(self.prompt_ids(prompt))
 
     def fits(self, prompt: str) -> bool:
         """Whether ``prompt`` leaves room in the window for an answer of ``max_new_tokens``."""

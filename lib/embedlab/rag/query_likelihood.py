@@ -15,15 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedlab.rag.retrieval import fuse_head
+from embedlab.search import rerank_head
 
 #: UPR's instruction (Sachan et al. 2022, section 2.2), sent as the user turn of the chat template;
 #: the question is scored as the model's answer.
 PROMPT = "Passage: {passage}\nPlease write a question based on this passage."
 
 
-def question_log_likelihood(tokenizer, model, question: str, passages, batch_size: int = 20) -> np.ndarray:
+def question_log_likelihood(generator, question: str, passages, batch_size: int = 20) -> np.ndarray:
     """For each passage p, the mean log-probability of the question's m tokens q_1 … q_m when the
-    model answers the chat prompt that holds p (:data:`PROMPT`):
+    chat model of ``generator`` (a :class:`~embedlab.rag.generation.WindowedGenerator`) answers
+    the prompt that holds p (:data:`PROMPT`):
 
         s(p) = (1/m) Σ_j log P(q_j | prompt(p), q_1 … q_{j−1}).
 
@@ -34,14 +36,11 @@ def question_log_likelihood(tokenizer, model, question: str, passages, batch_siz
     the passage's tokens, which saves most of the 49,152-word softmax."""
     import torch
 
-    passages = list(passages)
-    question_ids = tokenizer(question, add_special_tokens=False)["input_ids"]
+    question_ids = generator.tokenizer(question, add_special_tokens=False)["input_ids"]
     if not question_ids:
         raise ValueError("the question is empty: give the words to score")
-    prompts = [tokenizer(tokenizer.apply_chat_template([{"role": "user", "content": PROMPT.format(passage=p)}],
-                                                       add_generation_prompt=True, tokenize=False),
-                         add_special_tokens=False)["input_ids"] for p in passages]
-    decoder, output_layer = model.get_decoder(), model.get_output_embeddings()
+    prompts = [generator.prompt_ids(PROMPT.format(passage=p)) for p in passages]
+    decoder, output_layer = generator.model.get_decoder(), generator.model.get_output_embeddings()
     m, out = len(question_ids), []
     with torch.no_grad():
         for start in range(0, len(prompts), batch_size):
@@ -78,14 +77,11 @@ class QueryLikelihoodReranker:
 
     def scores(self, query: str, keys) -> np.ndarray:
         """s(chunk) of :func:`question_log_likelihood` for each chunk key."""
-        return question_log_likelihood(self.generator.tokenizer, self.generator.model, query,
-                                       [self.chunks[int(key)].text for key in keys])
+        return question_log_likelihood(self.generator, query, [self.chunks[int(key)].text for key in keys])
 
     def rerank(self, query: str, keys, top: int) -> tuple[np.ndarray, np.ndarray]:
         """The first ``top`` of ``keys`` ordered by the fusion of the model's order with theirs,
         the rest after them in their order with NaN scores."""
         keys = np.asarray(keys, dtype=np.int64)
         head = keys[:top]
-        scores = self.scores(query, head)
-        by_model = head[np.lexsort((np.arange(len(head)), -scores))]
-        return fuse_head(keys, by_model, self.keep_weight)
+        return fuse_head(keys, rerank_head(head, self.scores(query, head))[0], self.keep_weight)

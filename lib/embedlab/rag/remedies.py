@@ -113,17 +113,15 @@ def ranker(retriever: Retriever, reranker: str = "maxsim", rerank_top: int = 20,
     default's order), :class:`~embedlab.rag.cross_encoder.CrossEncoderReranker` or :class:`EncoderRescorer`."""
     if reranker not in RERANKERS:
         raise ValueError(f"unknown re-ranker {reranker!r}; choose one of {', '.join(RERANKERS)}")
+    if reranker in ("query-likelihood", "cross-encoder", "adapted-encoder") and second_stage is None:
+        raise ValueError(f"the {reranker} re-ranker needs its model: pass second_stage")
     if reranker == "none":
         return lambda question: retriever.ranking(question, "hybrid")[0]
     if reranker in ("maxsim", "maxsim+hybrid", "query-likelihood"):
         variant = copy.copy(retriever)  # the same index, another re-ranking
         variant.hybrid_weight = 0.0 if reranker == "maxsim" else SEARCH_HYBRID_WEIGHT
         variant.reranker = second_stage if reranker == "query-likelihood" else None
-        if reranker == "query-likelihood" and second_stage is None:
-            raise ValueError("the query-likelihood re-ranker needs its model: pass second_stage")
         return lambda question: variant.ranking(question, "hybrid+rerank", rerank_top=rerank_top)[0]
-    if second_stage is None:
-        raise ValueError(f"the {reranker} re-ranker needs a trained model: pass second_stage")
     return lambda question: second_stage.rerank(question, retriever.ranking(question, "hybrid")[0], rerank_top)[0]
 
 
